@@ -1,0 +1,55 @@
+"""What can go wrong in a demo, told as a lesson result rather than a crash."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ErrorKind:
+    kind: str
+    title: str
+    explains: str
+    status: int
+
+
+KINDS = [
+    ErrorKind("pool-timeout", "Pool timeout",
+              "Every connection in the pool was busy for longer than the pool's timeout: "
+              "psycopg_pool raised PoolTimeout, which Django wraps in OperationalError.", 503),
+    ErrorKind("queuepool-overflow", "QueuePool limit reached",
+              "POOL_SIZE + MAX_OVERFLOW connections were all checked out for longer than "
+              "TIMEOUT: SQLAlchemy raised TimeoutError, which Django does not wrap.", 503),
+    ErrorKind("role-limit", "Demo role's connection limit",
+              "PostgreSQL refused a connection because the demo role reached its "
+              "CONNECTION LIMIT, the lab's last line of defence for its budget.", 503),
+    ErrorKind("too-many-clients", "Server full",
+              "PostgreSQL has no free connection slots (max_connections).", 503),
+    ErrorKind("improperly-configured", "Django refused the settings",
+              "Django itself rejected this combination of database settings.", 409),
+    ErrorKind("database-error", "Database error", "The database reported an error.", 503),
+]
+BY_KIND = {k.kind: k for k in KINDS}
+
+
+def classify(exc: BaseException) -> ErrorKind:
+    """Name the failure from the exception chain; never guesses from nothing."""
+    from django.core.exceptions import ImproperlyConfigured
+
+    chain = []
+    while exc is not None and exc not in chain:
+        chain.append(exc)
+        exc = exc.__cause__ or exc.__context__
+    names = {type(e).__name__ for e in chain}
+    text = " ".join(str(e) for e in chain).lower()
+    if any(isinstance(e, ImproperlyConfigured) for e in chain):
+        return BY_KIND["improperly-configured"]
+    if "PoolTimeout" in names:
+        return BY_KIND["pool-timeout"]
+    if "queuepool limit" in text:
+        return BY_KIND["queuepool-overflow"]
+    if "too many connections for role" in text:
+        return BY_KIND["role-limit"]
+    if "too many clients" in text or "remaining connection slots" in text:
+        return BY_KIND["too-many-clients"]
+    return BY_KIND["database-error"]

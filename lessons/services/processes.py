@@ -1,0 +1,135 @@
+"""Child processes that die with the lab.
+
+Every server the lab starts is a child of `manage.py tutorial` (or of the test
+session). The kernel sends each child a signal when its parent dies
+(PR_SET_PDEATHSIG), so even a `kill -9` of the lab leaves no orphaned
+postgres, gunicorn or pgbouncer behind.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent(sig: int):
+    def preexec() -> None:
+        # Runs in the child after the uid switch: a credential change clears the
+        # parent-death signal, so it has to be set last.
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, sig)
+
+    return preexec
+
+
+def spawn(
+    cmd: list[str],
+    *,
+    log_path: Path,
+    env: dict[str, str] | None = None,
+    user: str | None = None,
+    death_signal: int = signal.SIGTERM,
+    cwd: Path | None = None,
+) -> subprocess.Popen:
+    """Start `cmd` in its own session, logging to `log_path`."""
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    log = open(log_path, "ab")  # noqa: SIM115 - the child owns it from here
+    try:
+        return subprocess.Popen(
+            cmd,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=env,
+            cwd=cwd,
+            user=user,
+            group=_group_of(user),
+            extra_groups=[] if user else None,
+            # Own session: a Ctrl-C in the terminal reaches the lab only, which
+            # then stops its children in order.
+            start_new_session=True,
+            preexec_fn=_die_with_parent(death_signal),
+        )
+    finally:
+        log.close()
+
+
+def _group_of(user: str | None) -> int | None:
+    if user is None:
+        return None
+    import pwd
+
+    return pwd.getpwnam(user).pw_gid
+
+
+def stop(proc: subprocess.Popen | None, sig: int = signal.SIGTERM, timeout: float = 10) -> None:
+    """Ask a child to stop, and kill it if it does not within `timeout`."""
+    if proc is None or proc.poll() is not None:
+        return
+    try:
+        proc.send_signal(sig)
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(5)
+    except ProcessLookupError:
+        pass
+
+
+def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
+
+
+def who_listens(port: int) -> str:
+    """A short description of the process on `port`, for an error message."""
+    try:
+        import psutil
+
+        for conn in psutil.net_connections(kind="tcp"):
+            if conn.laddr and conn.laddr.port == port and conn.status == "LISTEN" and conn.pid:
+                proc = psutil.Process(conn.pid)
+                return f"pid {conn.pid} ({' '.join(proc.cmdline())[:80]})"
+    except Exception:  # noqa: BLE001 - a best-effort hint only
+        pass
+    return "another program"
+
+
+def wait_for(check, *, timeout: float, interval: float = 0.05, proc=None, what: str = "") -> None:
+    """Poll `check()` until it is true; fail early if `proc` has exited."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"{what} exited with code {proc.returncode}")
+        time.sleep(interval)
+    raise TimeoutError(f"{what} was not ready after {timeout:.0f} s")
+
+
+def process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -1,0 +1,231 @@
+"""The one registry of pooling strategies.
+
+Each strategy is listed once: its parameters, how it becomes a Django
+`DATABASES` entry, how many connections one demo worker process may open with
+it, and whether it is available here. Probe, runs, monitor, lessons and the
+API all read this module; nothing else names a strategy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import lab
+from .params import BadInput, Param, ensure_known, parse_all
+
+Params = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Strategy:
+    slug: str
+    title: str
+    lesson: str
+    summary: str
+    params: tuple[Param, ...]
+    # Turns chosen parameters into the DATABASES entry (without the shared base).
+    configure: Callable[[Params], dict[str, Any]]
+    # The most connections one demo worker process can hold with these parameters.
+    per_process_max: Callable[[Params], int]
+    # Why the strategy cannot run here, or None when it can.
+    unavailable: Callable[[], str | None] = field(default=lambda: None)
+    # Cross-parameter rules, raising BadInput.
+    validate: Callable[[Params], None] = field(default=lambda params: None)
+
+    @property
+    def application_name(self) -> str:
+        return f"pooling-lab:{self.slug}"
+
+    def parse(self, raw: dict[str, Any]) -> Params:
+        ensure_known({p.name for p in self.params}, raw, self.slug)
+        params = parse_all(self.params, raw)
+        self.validate(params)
+        return params
+
+    def database(self, params: Params) -> dict[str, Any]:
+        entry = {**lab.demo_database(), **self.configure(params)}
+        options = entry.setdefault("OPTIONS", {})
+        options["application_name"] = self.application_name
+        return entry
+
+    def describe(self) -> dict[str, Any]:
+        reason = self.unavailable()
+        return {
+            "slug": self.slug,
+            "title": self.title,
+            "lesson": self.lesson,
+            "summary": self.summary,
+            "available": reason is None,
+            "reason": reason,
+            "params": {p.name: p.describe() for p in self.params},
+        }
+
+
+def _threads(params: Params) -> int:
+    # Django keeps one connection per thread: a worker holds at most one per thread.
+    return lab.wsgi_threads()
+
+
+def _persistent(params: Params) -> dict[str, Any]:
+    return {
+        "CONN_MAX_AGE": params["conn_max_age"],
+        "CONN_HEALTH_CHECKS": params["health_checks"],
+    }
+
+
+def _native_pool(params: Params) -> dict[str, Any]:
+    pool = {k: params[k] for k in ("min_size", "max_size", "timeout", "max_idle", "max_lifetime")}
+    return {"CONN_MAX_AGE": params["conn_max_age"], "OPTIONS": {"pool": pool}}
+
+
+def _native_pool_rules(params: Params) -> None:
+    if params["min_size"] > params["max_size"]:
+        raise BadInput(
+            "min_size",
+            f"min_size ({params['min_size']}) must not be above max_size ({params['max_size']})",
+            f"0 to max_size ({params['max_size']})",
+        )
+
+
+def _dbcp(params: Params) -> dict[str, Any]:
+    return {
+        "ENGINE": "dj_db_conn_pool.backends.postgresql",
+        "POOL_OPTIONS": {
+            "POOL_SIZE": params["pool_size"],
+            "MAX_OVERFLOW": params["max_overflow"],
+            "RECYCLE": params["recycle"],
+            "TIMEOUT": params["timeout"],
+        },
+    }
+
+
+def _pgbouncer_missing() -> str:
+    return (
+        "PgBouncer demos are not wired into this lab yet. To try PgBouncer yourself, install it "
+        "(Debian/Ubuntu: sudo apt-get install pgbouncer; macOS: brew install pgbouncer) and "
+        "follow the configuration in this lesson."
+    )
+
+
+POOL_SIZE_MAX = 20
+
+STRATEGIES: dict[str, Strategy] = {
+    s.slug: s
+    for s in [
+        Strategy(
+            slug="no-pool",
+            title="No pooling",
+            lesson="no-pooling",
+            summary="CONN_MAX_AGE = 0: a new connection for every request (Django's default).",
+            params=(),
+            configure=lambda params: {"CONN_MAX_AGE": 0},
+            per_process_max=_threads,
+        ),
+        Strategy(
+            slug="persistent",
+            title="Persistent connections",
+            lesson="persistent-connections",
+            summary="CONN_MAX_AGE = N: each thread keeps its connection for N seconds.",
+            params=(
+                Param("conn_max_age", "seconds_or_none", 60, 0, 3600,
+                      "Seconds a connection is kept; none keeps it without limit."),
+                Param("health_checks", "bool", False,
+                      help="CONN_HEALTH_CHECKS: test a reused connection once per request."),
+            ),
+            configure=_persistent,
+            per_process_max=_threads,
+        ),
+        Strategy(
+            slug="native-pool",
+            title="Django's native pool",
+            lesson="native-pool",
+            summary='OPTIONS["pool"]: one psycopg_pool ConnectionPool per worker process.',
+            params=(
+                Param("min_size", "int", 2, 0, POOL_SIZE_MAX,
+                      "Connections the pool opens and keeps."),
+                Param("max_size", "int", 4, 1, POOL_SIZE_MAX,
+                      "Most connections the pool holds."),
+                Param("timeout", "float", 5.0, 0.1, 30,
+                      "Seconds a request waits for a free connection before PoolTimeout."),
+                Param("max_idle", "float", 600, 1, 3600,
+                      "Seconds an idle connection above min_size is kept."),
+                Param("max_lifetime", "float", 3600, 1, 7200,
+                      "Seconds before a connection is replaced (with up to 5 % jitter)."),
+                Param("conn_max_age", "int", 0, 0, 600,
+                      "CONN_MAX_AGE: anything but 0 makes Django refuse the pool."),
+            ),
+            configure=_native_pool,
+            per_process_max=lambda params: params["max_size"],
+            validate=_native_pool_rules,
+        ),
+        Strategy(
+            slug="dbcp",
+            title="django-db-connection-pool",
+            lesson="django-db-connection-pool",
+            summary="dj_db_conn_pool: one SQLAlchemy QueuePool per worker process.",
+            params=(
+                Param("pool_size", "int", 4, 1, POOL_SIZE_MAX,
+                      "POOL_SIZE: connections the QueuePool keeps."),
+                Param("max_overflow", "int", 2, 0, POOL_SIZE_MAX,
+                      "MAX_OVERFLOW: extra connections opened under load, closed on return."),
+                Param("recycle", "int", 900, 1, 7200,
+                      "RECYCLE: seconds before a connection is replaced."),
+                Param("timeout", "float", 5.0, 0.1, 30,
+                      "TIMEOUT: seconds a request waits before the QueuePool gives up."),
+            ),
+            configure=_dbcp,
+            per_process_max=lambda params: params["pool_size"] + params["max_overflow"],
+        ),
+        Strategy(
+            slug="pgbouncer-session",
+            title="PgBouncer, session mode",
+            lesson="pgbouncer-modes",
+            summary="Django connects to PgBouncer; a server connection stays with its client.",
+            params=(Param("default_pool_size", "int", 4, 1, POOL_SIZE_MAX,
+                          "Server connections per database and user."),),
+            configure=lambda params: {},
+            per_process_max=lambda params: params["default_pool_size"],
+            unavailable=_pgbouncer_missing,
+        ),
+        Strategy(
+            slug="pgbouncer-transaction",
+            title="PgBouncer, transaction mode",
+            lesson="pgbouncer-modes",
+            summary="Server connections are shared between clients, one transaction at a time.",
+            params=(Param("default_pool_size", "int", 2, 1, POOL_SIZE_MAX,
+                          "Server connections per database and user."),),
+            configure=lambda params: {},
+            per_process_max=lambda params: params["default_pool_size"],
+            unavailable=_pgbouncer_missing,
+        ),
+    ]
+}
+
+
+class UnknownStrategy(LookupError):
+    pass
+
+
+class Unavailable(RuntimeError):
+    pass
+
+
+def get(slug: str) -> Strategy:
+    try:
+        return STRATEGIES[slug]
+    except KeyError:
+        raise UnknownStrategy(slug) from None
+
+
+def get_available(slug: str) -> Strategy:
+    strategy = get(slug)
+    reason = strategy.unavailable()
+    if reason:
+        raise Unavailable(reason)
+    return strategy
+
+
+def for_lesson(lesson: str) -> list[Strategy]:
+    return [s for s in STRATEGIES.values() if s.lesson == lesson]

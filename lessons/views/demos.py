@@ -1,0 +1,50 @@
+"""Endpoints behind the demos embedded in lessons (htmx partials, plain pages without JS)."""
+
+from __future__ import annotations
+
+from django.http import HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
+
+from .. import budget, cost, runs, strategies
+from ..http import form_to_run
+from ..models import Run
+from ..params import BadInput
+from .pages import HtmxHttpRequest
+
+
+@require_GET
+def connection_cost(request: HtmxHttpRequest) -> TemplateResponse:
+    try:
+        samples = cost.SAMPLES.parse(request.GET.get("samples"))
+    except BadInput as exc:
+        return TemplateResponse(request, "lessons/demo_page.html#cost-result",
+                                {"error": exc.error}, status=400)
+    template = "lessons/demo_page.html#cost-result" if request.htmx else "lessons/demo_page.html"
+    return TemplateResponse(request, template, {"cost": cost.measure(samples), "demo": "cost"})
+
+
+@require_POST
+def run_start(request: HtmxHttpRequest) -> HttpResponse:
+    try:
+        run = runs.create(form_to_run(request.POST))
+    except BadInput as exc:
+        error, status = f"{exc.field}: {exc.error} (allowed: {exc.allowed})", 400
+    except budget.OverBudget as exc:
+        error, status = str(exc), 409
+    except strategies.Unavailable as exc:
+        error, status = str(exc), 409
+    else:
+        if request.htmx:
+            return TemplateResponse(request, "lessons/run.html#run",
+                                    {"run": runs.view_model(run)}, status=201)
+        return HttpResponseRedirect(reverse("run", args=[run.pk]))
+    return TemplateResponse(request, "lessons/run.html#run-error", {"error": error}, status=status)
+
+
+@require_GET
+def recent_runs(request: HtmxHttpRequest, slug: str) -> TemplateResponse:
+    items = Run.objects.filter(strategy=slug, status=Run.Status.DONE)[:8]
+    return TemplateResponse(request, "lessons/demos.html#recent-runs",
+                            {"recent": items, "slug": slug})

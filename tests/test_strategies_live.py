@@ -1,0 +1,146 @@
+"""What each strategy does on the real lab server: gunicorn gthread, 2 workers x 4 threads.
+
+These are the behaviours the lessons promise, proven against real processes;
+the test's lab has W x T = 8 worker threads.
+"""
+
+from __future__ import annotations
+
+import time
+
+import psycopg
+
+from .support import pids
+
+WORKER_THREADS = 2 * 4
+
+
+def demo_backends(lab, strategy: str) -> set[int]:
+    dsn = lab.database_url.replace("postgres://", "postgresql://", 1)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        rows = conn.execute("SELECT pid FROM pg_stat_activity WHERE application_name = %s",
+                            [f"pooling-lab:{strategy}"]).fetchall()
+    return {pid for (pid,) in rows}
+
+
+def test_no_pool_gives_every_request_a_new_backend(site, lab):
+    run = site.run("no-pool", requests=10)
+    summary = run["summary"]
+    assert summary["ok"] == 10
+    # CONN_MAX_AGE = 0: each request connects, and closes at request_finished.
+    assert summary["distinct_backend_pids"] == 10
+    assert summary["new_backends"] == 10
+    assert all(r["connect_ms"] > 0.5 for r in run["results"])
+    # Closed at the end of each request: none of them is still open.
+    assert not demo_backends(lab, "no-pool") & set(pids(run))
+
+
+def test_persistent_reuses_at_most_workers_x_threads_backends(site):
+    run = site.run("persistent", {"conn_max_age": 600}, requests=40, concurrency=8)
+    summary = run["summary"]
+    assert summary["ok"] == 40
+    # One connection per worker thread at most.
+    assert summary["distinct_backend_pids"] <= WORKER_THREADS
+    assert summary["distinct_backend_pids"] < 40
+    again = site.run("persistent", {"conn_max_age": 600}, requests=10, concurrency=1)
+    # A second run lands on threads that already hold a connection: no new backend.
+    assert set(pids(again)) <= set(pids(run)) | set()
+    assert again["summary"]["new_backends"] <= WORKER_THREADS - summary["distinct_backend_pids"]
+
+
+def test_persistent_opens_new_backends_once_the_age_has_run_out(site):
+    first = site.run("persistent", {"conn_max_age": 1}, requests=16, concurrency=8)
+    time.sleep(1.5)
+    second = site.run("persistent", {"conn_max_age": 1}, requests=16, concurrency=8)
+    # Every connection of the first run is older than CONN_MAX_AGE=1 by now, so
+    # request_started closes it and the thread connects anew.
+    assert not set(pids(first)) & set(pids(second))
+    assert second["summary"]["ok"] == 16
+
+
+def test_native_pool_never_exceeds_workers_x_max_size(site):
+    params = {"min_size": 1, "max_size": 2, "timeout": 10}
+    run = site.run("native-pool", params, requests=40, concurrency=8, hold_ms=20)
+    summary = run["summary"]
+    assert summary["ok"] == 40
+    # One pool per worker process: 2 workers x max_size 2.
+    assert summary["distinct_backend_pids"] <= 2 * 2
+    assert summary["peak_server_connections"] <= 2 * 2
+    stats = next(iter(summary["pools"].values()))
+    assert stats["kind"] == "psycopg_pool" and stats["pool_max"] == 2
+
+
+def test_native_pool_timeout_is_a_lesson_result_not_a_crash(site):
+    # 8 threads want a connection, 2 x 1 exist, each is held 600 ms, and the pool
+    # gives up after 0.2 s: most requests wait, then time out.
+    params = {"min_size": 1, "max_size": 1, "timeout": 0.2}
+    run = site.run("native-pool", params, requests=16, concurrency=8, hold_ms=600)
+    summary = run["summary"]
+    assert summary["errors_by_kind"].get("pool-timeout", 0) >= 4
+    assert summary["ok"] >= 2
+    timeouts = [r for r in run["results"] if not r["ok"]]
+    assert all(r["http_status"] == 503 for r in timeouts)
+    assert all("couldn't get a connection after 0.20 sec" in r["error"]["message"]
+               for r in timeouts)
+    # They waited the pool's timeout before giving up.
+    assert all(r["waited_ms"] >= 190 for r in timeouts)
+
+
+def test_native_pool_with_conn_max_age_shows_djangos_own_error(demo):
+    status, body = demo.get_json("/probe/native-pool/?conn_max_age=60")
+    assert status == 409
+    assert body["error"]["kind"] == "improperly-configured"
+    assert body["error"]["message"] == "Pooling doesn't support persistent connections."
+
+
+def test_dbcp_stays_within_pool_size_plus_overflow(site):
+    params = {"pool_size": 1, "max_overflow": 1, "timeout": 10}
+    run = site.run("dbcp", params, requests=30, concurrency=8, hold_ms=20)
+    assert run["summary"]["ok"] == 30
+    # POOL_SIZE + MAX_OVERFLOW per worker, 2 workers. Overflow connections are
+    # closed on return, so new PIDs can appear, but never more at once.
+    assert run["summary"]["peak_server_connections"] <= 2 * (1 + 1)
+    stats = next(iter(run["summary"]["pools"].values()))
+    assert stats["kind"] == "QueuePool" and stats["size"] == 1
+
+
+def test_dbcp_overflow_error_is_a_lesson_result(site):
+    params = {"pool_size": 1, "max_overflow": 0, "timeout": 0.2}
+    run = site.run("dbcp", params, requests=16, concurrency=8, hold_ms=600)
+    errors = [r for r in run["results"] if not r["ok"]]
+    assert len(errors) >= 4
+    assert all(r["error"]["kind"] == "queuepool-overflow" for r in errors)
+    assert "QueuePool limit of size 1 overflow 0 reached" in errors[0]["error"]["message"]
+
+
+def test_idle_aliases_are_closed_and_return_every_connection(site, lab):
+    for strategy, params in [("persistent", {"conn_max_age": "none"}),
+                             ("native-pool", {"min_size": 2, "max_size": 3}),
+                             ("dbcp", {"pool_size": 2, "max_overflow": 1})]:
+        site.run(strategy, params, requests=12, concurrency=4)
+    # The test lab closes aliases idle for 5 s; then nothing of theirs is left.
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        left = {s: demo_backends(lab, s) for s in ("persistent", "native-pool", "dbcp")}
+        if not any(left.values()):
+            break
+        time.sleep(0.5)
+    assert not any(left.values()), left
+
+
+def test_demo_role_enforces_the_budget_inside_postgresql(lab):
+    dsn = lab.database_url.replace("postgres://", "postgresql://", 1)
+    with psycopg.connect(dsn) as conn:
+        limit = conn.execute("SELECT rolconnlimit FROM pg_roles WHERE rolname = %s",
+                             ["pooling_lab_demo"]).fetchone()[0]
+    assert limit == lab.budget
+
+
+def test_connections_api_shows_what_postgresql_sees(site, lab):
+    run = site.run("persistent", {"conn_max_age": 600}, requests=8, concurrency=4)
+    status, body = site.get_json("/api/connections")
+    assert status == 200
+    shown = {row["pid"] for row in body["rows"] if row["strategy"] == "persistent"}
+    assert set(pids(run)) <= shown
+    assert shown == demo_backends(lab, "persistent")
+    assert body["max_connections"] >= 20

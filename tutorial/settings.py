@@ -1,0 +1,167 @@
+"""Settings for Pooling Lab, read from the environment with safe defaults.
+
+Three ways to run:
+- local (the default, what `manage.py tutorial` and the tests use): DEBUG off,
+  a generated secret key, only loopback hosts;
+- production (`POOLING_LAB_PRODUCTION=1`, an instructor's deployment): refuses to
+  start without SECRET_KEY and ALLOWED_HOSTS, and passes `check --deploy`;
+- DEBUG=1 for working on the site itself.
+"""
+
+import os
+import secrets
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+# Everything the lab writes at run time (PostgreSQL data, the local secret key,
+# collected static files) lives here; it is git-ignored.
+LAB_DIR = Path(os.environ.get("POOLING_LAB_DIR", BASE_DIR / ".lab"))
+
+
+def env_bool(name: str, default: bool = False) -> bool:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def env_int(name: str, default: int) -> int:
+    value = os.environ.get(name, "")
+    try:
+        return int(value) if value else default
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name} must be a whole number, got {value!r}") from exc
+
+
+def env_list(name: str, default: list[str]) -> list[str]:
+    value = os.environ.get(name, "")
+    return [item.strip() for item in value.split(",") if item.strip()] or default
+
+
+PRODUCTION = env_bool("POOLING_LAB_PRODUCTION")
+DEBUG = env_bool("DEBUG")
+
+
+def _local_secret_key() -> str:
+    # A per-checkout key, kept so that sessions (and so learners' progress)
+    # survive a restart of the lab.
+    path = LAB_DIR / "secret_key"
+    if not path.exists():
+        LAB_DIR.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(50))
+    return path.read_text().strip()
+
+
+if PRODUCTION:
+    if not os.environ.get("SECRET_KEY"):
+        raise ImproperlyConfigured("POOLING_LAB_PRODUCTION is set: SECRET_KEY must be set too.")
+    if not os.environ.get("ALLOWED_HOSTS"):
+        raise ImproperlyConfigured(
+            "POOLING_LAB_PRODUCTION is set: ALLOWED_HOSTS must list the site's host names."
+        )
+SECRET_KEY = os.environ.get("SECRET_KEY") or _local_secret_key()
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+
+INSTALLED_APPS = [
+    "django.contrib.sessions",
+    "django.contrib.staticfiles",
+    "django_htmx",
+    "lessons",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+]
+
+ROOT_URLCONF = "tutorial.urls"
+WSGI_APPLICATION = "tutorial.wsgi.application"
+ASGI_APPLICATION = "tutorial.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "lessons.context.site",
+            ],
+        },
+    },
+]
+
+# The site's own database. With no DATABASE_URL it is the embedded PostgreSQL
+# that `manage.py tutorial` (or the test suite) starts on this port.
+EMBEDDED_PG_PORT = env_int("POOLING_LAB_PG_PORT", 54329)
+DATABASE_URL = os.environ.get(
+    "DATABASE_URL", f"postgres://postgres@127.0.0.1:{EMBEDDED_PG_PORT}/pooling_lab"
+)
+DATABASES = {"default": dj_database_url.parse(DATABASE_URL)}
+DATABASES["default"].setdefault("OPTIONS", {})["application_name"] = "pooling-lab:site"
+
+# The lab: the demo servers that answer probes, and the connection budget.
+LAB = {
+    "WSGI_URL": os.environ.get("POOLING_LAB_WSGI_URL", ""),
+    "WSGI_WORKERS": env_int("POOLING_LAB_WSGI_WORKERS", 2),
+    "WSGI_THREADS": env_int("POOLING_LAB_WSGI_THREADS", 4),
+    # 0 means "half of the server's max_connections", read when first needed.
+    "CONNECTION_BUDGET": env_int("POOLING_LAB_CONNECTION_BUDGET", 0),
+    # Demo connections log in as this role, created with a CONNECTION LIMIT.
+    "DEMO_ROLE": os.environ.get("POOLING_LAB_DEMO_ROLE", "pooling_lab_demo"),
+    "DEMO_PASSWORD": os.environ.get("POOLING_LAB_DEMO_PASSWORD", "pooling-lab-demo"),
+    "MAX_LIVE_ALIASES": env_int("POOLING_LAB_MAX_LIVE_ALIASES", 4),
+    "ALIAS_IDLE_SECONDS": env_int("POOLING_LAB_ALIAS_IDLE_SECONDS", 300),
+    "MAX_PARALLEL_RUNS": env_int("POOLING_LAB_MAX_PARALLEL_RUNS", 2),
+    "MAX_RUN_REQUESTS": env_int("POOLING_LAB_MAX_RUN_REQUESTS", 500),
+    "MAX_RUN_CONCURRENCY": env_int("POOLING_LAB_MAX_RUN_CONCURRENCY", 32),
+}
+
+SESSION_ENGINE = "django.contrib.sessions.backends.db"
+SESSION_COOKIE_AGE = 60 * 60 * 24 * 365
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+
+LANGUAGE_CODE = "en"
+TIME_ZONE = "UTC"
+USE_I18N = False
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = Path(os.environ.get("STATIC_ROOT", LAB_DIR / "staticfiles"))
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+if PRODUCTION:
+    # Behind the instructor's TLS-terminating proxy.
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
+    SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 60 * 60 * 24 * 30)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", True)
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "WARNING")},
+}
