@@ -30,5 +30,9 @@ class Run(models.Model):
         return f"run {self.pk}: {self.strategy} x{self.requests}"
 
     @property
+    def params_text(self) -> str:
+        return ", ".join(f"{k}={'none' if v is None else v}" for k, v in self.params.items())
+
+    @property
     def finished_running(self) -> bool:
         return self.status in {self.Status.DONE, self.Status.FAILED}

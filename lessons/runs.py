@@ -201,7 +201,7 @@ def view_model(run: Run) -> dict[str, Any]:
         percent=int(100 * run.done / run.requests) if run.requests else 100,
         pids=[{"pid": pid, "hue": _hue(i), "count": counts[pid]} for pid, i in order.items()],
         title=strategy.title if strategy else run.strategy,
-        params_text=", ".join(f"{k}={'none' if v is None else v}" for k, v in run.params.items()),
+        params_text=run.params_text,
         created=run.created,
     )
     return data

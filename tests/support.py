@@ -7,6 +7,7 @@ import json
 import os
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from typing import Any
 
@@ -24,13 +25,20 @@ def require(condition: bool, reason: str) -> None:
     pytest.skip(reason)
 
 
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    # Tests look at the redirect itself (a plain form answers 302).
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
 class Http:
     """A tiny browser-like client: keeps cookies, sends Django's CSRF token."""
 
-    def __init__(self, base: str) -> None:
+    def __init__(self, base: str, jar: http.cookiejar.CookieJar | None = None) -> None:
         self.base = base
-        self.jar = http.cookiejar.CookieJar()
-        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.jar))
+        self.jar = jar if jar is not None else http.cookiejar.CookieJar()
+        self.opener = urllib.request.build_opener(
+            urllib.request.HTTPCookieProcessor(self.jar), _NoRedirect)
 
     def request(self, method: str, path: str, body: Any = None, form: dict | None = None,
                 headers: dict | None = None) -> tuple[int, bytes, dict]:

@@ -1,0 +1,84 @@
+"""The real site in Chromium: what a learner clicks and sees."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from .browser import chromium
+
+pytestmark = pytest.mark.browser
+
+
+def test_lesson_two_demo_shows_ten_distinct_backend_pids(lab, site):
+    with chromium() as context:
+        page = context.new_page()
+        page.goto(lab.url + "/")
+        page.get_by_role("link", name=re.compile("No pooling")).first.click()
+        page.wait_for_url(re.compile("/lessons/no-pooling/"))
+        demo = page.locator("section.demo", has=page.locator("input[name=strategy][value=no-pool]")).first
+        demo.get_by_role("button").click()
+        run = demo.locator(".run[data-status=done]")
+        run.wait_for(timeout=30_000)
+        shown = [int(p) for p in run.locator(".pids li").evaluate_all(
+            "items => items.map(i => i.dataset.pid)")]
+        assert run.get_by_test_id("distinct-pids").inner_text() == "10"
+        run_id = run.get_attribute("data-run-id")
+    # The page shows exactly the PIDs the API recorded for that run.
+    _, api = site.get_json(f"/api/runs/{run_id}")
+    recorded = [r["backend_pid"] for r in api["results"]]
+    assert len(set(shown)) == 10
+    assert set(shown) == set(recorded)
+
+
+def test_lesson_one_measures_the_connection_cost_live(lab):
+    with chromium() as context:
+        page = context.new_page()
+        page.goto(lab.url + "/lessons/why-pooling/")
+        demo = page.locator("section.demo").first
+        demo.get_by_role("button", name="Measure now").click()
+        connect = demo.get_by_test_id("connect-median")
+        connect.wait_for(timeout=30_000)
+        connect_ms = float(connect.inner_text().split()[0])
+        query_ms = float(demo.get_by_test_id("query-median").inner_text().split()[0])
+    assert connect_ms > 2 * query_ms
+
+
+def test_progress_is_kept_and_shown_on_the_index(lab):
+    with chromium() as context:
+        page = context.new_page()
+        page.goto(lab.url + "/lessons/persistent-connections/")
+        page.get_by_role("button", name="Mark this lesson complete").click()
+        page.get_by_text("Mark as not done").wait_for()
+        page.goto(lab.url + "/")
+        item = page.locator(".toc-item", has=page.get_by_role(
+            "link", name=re.compile(r"^Persistent connections")))
+        assert "completed" in item.inner_text()
+        assert re.search(r"1 of 12 lessons completed", page.locator("#progress").inner_text())
+
+
+def test_pages_work_on_a_phone_in_dark_mode_without_sideways_scroll(lab):
+    with chromium(viewport={"width": 375, "height": 740}, color_scheme="dark") as context:
+        page = context.new_page()
+        for path in ("/", "/lessons/native-pool/", "/monitor/", "/runs/compare/"):
+            page.goto(lab.url + path)
+            width = page.evaluate("document.documentElement.scrollWidth")
+            assert width <= 375, (path, width)
+            background = page.evaluate("getComputedStyle(document.body).backgroundColor")
+            assert background == "rgb(20, 22, 26)", (path, background)
+
+
+def test_keyboard_reaches_and_starts_a_demo(lab):
+    with chromium() as context:
+        page = context.new_page()
+        page.goto(lab.url + "/lessons/no-pooling/")
+        target = page.locator("section.demo button").first
+        for _ in range(80):
+            page.keyboard.press("Tab")
+            if target.evaluate("el => el === document.activeElement"):
+                break
+        else:
+            pytest.fail("Tab never reached the demo's button")
+        page.keyboard.press("Enter")
+        page.locator("section.demo .run").first.wait_for(timeout=30_000)

@@ -1,0 +1,118 @@
+"""`manage.py tutorial` as a learner runs it: starts, serves, and stops every child."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import psutil
+import pytest
+
+from lessons.services.processes import free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def start_tutorial(tmp_path: Path, port: int) -> tuple[subprocess.Popen, list[str]]:
+    env = {**os.environ, "POOLING_LAB_DIR": str(tmp_path / "lab"),
+           "POOLING_LAB_PG_PORT": str(free_port()), "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen([sys.executable, "manage.py", "tutorial", "--port", str(port),
+                             "--demo-port", str(free_port())],
+                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True)
+    lines: list[str] = []
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        lines.append(line)
+        if "is ready at" in line:
+            return proc, lines
+    proc.kill()
+    pytest.fail("tutorial did not become ready:\n" + "".join(lines))
+
+
+def descendants(pid: int) -> list[psutil.Process]:
+    return psutil.Process(pid).children(recursive=True)
+
+
+def wait_gone(processes: list[psutil.Process], timeout: float = 20) -> list[psutil.Process]:
+    _, alive = psutil.wait_procs(processes, timeout=timeout)
+    return alive
+
+
+def get(url: str) -> tuple[int, bytes]:
+    with urllib.request.urlopen(url, timeout=30) as response:
+        return response.status, response.read()
+
+
+@pytest.mark.django_db
+def test_tutorial_serves_lesson_two_and_stops_every_child_on_sigterm(tmp_path):
+    port = free_port()
+    proc, lines = start_tutorial(tmp_path, port)
+    children = descendants(proc.pid)
+    try:
+        names = {c.name() for c in children}
+        # The demo server, the site (gunicorn masters and workers) and, unless
+        # DATABASE_URL is set, PostgreSQL.
+        assert any("gunicorn" in " ".join(c.cmdline()) for c in children)
+        if not os.environ.get("DATABASE_URL"):
+            assert "postgres" in names
+        status, page = get(f"http://127.0.0.1:{port}/lessons/no-pooling/")
+        assert status == 200 and b"No pooling" in page
+        assert any("2 workers x 4 threads" in line for line in lines)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        output, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 0, output
+    assert "Stopped" in output
+    assert wait_gone(children) == []
+
+
+@pytest.mark.django_db
+def test_a_killed_tutorial_leaves_no_orphans(tmp_path):
+    proc, _ = start_tutorial(tmp_path, free_port())
+    children = descendants(proc.pid)
+    assert children
+    proc.kill()  # no chance to clean up: the kernel's parent-death signal does it
+    proc.wait(10)
+    assert wait_gone(children) == []
+
+
+@pytest.mark.django_db
+def test_a_restart_after_a_crash_recovers(tmp_path):
+    proc, _ = start_tutorial(tmp_path, free_port())
+    children = descendants(proc.pid)
+    proc.kill()
+    proc.wait(10)
+    wait_gone(children)
+    port = free_port()
+    again, _ = start_tutorial(tmp_path, port)
+    try:
+        status, _ = get(f"http://127.0.0.1:{port}/")
+        assert status == 200
+    finally:
+        again.send_signal(signal.SIGTERM)
+        again.communicate(timeout=60)
+
+
+def test_port_in_use_says_exactly_what_to_do(tmp_path):
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = subprocess.run(
+            [sys.executable, "manage.py", "tutorial", "--port", str(port)], cwd=ROOT,
+            env={**os.environ, "POOLING_LAB_DIR": str(tmp_path / "lab")},
+            capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0
+    assert f"Port {port}, wanted for the site, is in use" in result.stderr
+    assert f"uv run manage.py tutorial --port {port + 10}" in result.stderr
