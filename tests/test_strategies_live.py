@@ -154,3 +154,15 @@ def test_connections_api_shows_what_postgresql_sees(site, lab):
     assert set(pids(run)) <= shown
     assert shown == demo_backends(lab, "persistent")
     assert body["max_connections"] >= 20
+
+
+def test_native_pool_queues_requests_while_every_connection_is_busy(site):
+    # One connection per worker, held 200 ms, eight requests in flight: most wait
+    # for a connection, but a 5 s timeout is long enough for all of them.
+    params = {"min_size": 1, "max_size": 1, "timeout": 5}
+    run = site.run("native-pool", params, requests=16, concurrency=8, hold_ms=200)
+    assert run["summary"]["ok"] == 16
+    waited = [r for r in run["results"] if r["connect_ms"] >= 150]
+    assert len(waited) >= 8
+    stats = list(run["summary"]["pools"].values())
+    assert sum(s.get("requests_queued", 0) for s in stats) >= 4

@@ -110,6 +110,20 @@ DATABASE_URL = os.environ.get(
 DATABASES = {"default": dj_database_url.parse(DATABASE_URL)}
 DATABASES["default"].setdefault("OPTIONS", {})["application_name"] = "pooling-lab:site"
 
+# Demo connections log in as this role, created with a CONNECTION LIMIT; empty
+# means the lab could not create it and demos use the site's own user.
+DEMO_ROLE = os.environ.get("POOLING_LAB_DEMO_ROLE", "pooling_lab_demo")
+DEMO_PASSWORD = os.environ.get("POOLING_LAB_DEMO_PASSWORD", "pooling-lab-demo")
+
+# The benchmark's baseline: a plain, statically configured native pool that a
+# bare view uses, to measure what the lab's own machinery costs on top of it. It
+# logs in as the site's user, outside the demo role's budget; 4 per worker.
+DATABASES["bare"] = {
+    **DATABASES["default"],
+    "OPTIONS": {"application_name": "pooling-lab:bare", "pool": {"min_size": 2, "max_size": 4}},
+    "TEST": {"MIRROR": "default"},
+}
+
 # The lab: the demo servers that answer probes, and the connection budget.
 LAB = {
     "WSGI_URL": os.environ.get("POOLING_LAB_WSGI_URL", ""),
@@ -117,9 +131,8 @@ LAB = {
     "WSGI_THREADS": env_int("POOLING_LAB_WSGI_THREADS", 4),
     # 0 means "half of the server's max_connections", read when first needed.
     "CONNECTION_BUDGET": env_int("POOLING_LAB_CONNECTION_BUDGET", 0),
-    # Demo connections log in as this role, created with a CONNECTION LIMIT.
-    "DEMO_ROLE": os.environ.get("POOLING_LAB_DEMO_ROLE", "pooling_lab_demo"),
-    "DEMO_PASSWORD": os.environ.get("POOLING_LAB_DEMO_PASSWORD", "pooling-lab-demo"),
+    "DEMO_ROLE": DEMO_ROLE,
+    "DEMO_PASSWORD": DEMO_PASSWORD,
     "MAX_LIVE_ALIASES": env_int("POOLING_LAB_MAX_LIVE_ALIASES", 4),
     "ALIAS_IDLE_SECONDS": env_int("POOLING_LAB_ALIAS_IDLE_SECONDS", 300),
     "MAX_PARALLEL_RUNS": env_int("POOLING_LAB_MAX_PARALLEL_RUNS", 2),

@@ -13,6 +13,7 @@ urlpatterns = [
     path("demos/runs/", demos.run_start, name="demo-run-start"),
     path("demos/recent/<slug:slug>/", demos.recent_runs, name="demo-recent"),
     path("probe/<str:slug>/", api.probe_view, name="probe"),
+    path("bare/", api.bare, name="bare"),
     path("api/strategies", api.strategy_list, name="api-strategies"),
     path("api/lab", api.lab_info, name="api-lab"),
     path("api/runs", api.run_create, name="api-runs"),

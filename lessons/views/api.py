@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.db import connections
 from django.http import HttpRequest, JsonResponse
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
@@ -101,3 +102,12 @@ def api_not_found(request: HttpRequest, path: str) -> JsonResponse:
     return JsonResponse({"error": f"/api/{path} is not part of the API", "field": "path",
                          "allowed": ["strategies", "lab", "runs", "connection-cost",
                                      "connections"]}, status=404)
+
+
+@require_GET
+def bare(request: HttpRequest) -> JsonResponse:
+    """The benchmark's baseline: the probe's query on a statically configured pool."""
+    with connections["bare"].cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid(), pg_sleep(%s)", [0])
+        pid = cursor.fetchone()[0]
+    return JsonResponse({"backend_pid": pid})

@@ -79,7 +79,7 @@ def compare(request: HtmxHttpRequest) -> TemplateResponse:
     chosen = [runs.view_model(found[int(i)]) for i in ids if int(i) in found]
     recent = Run.objects.filter(status=Run.Status.DONE)[:20]
     return TemplateResponse(request, "lessons/compare.html",
-                            {"runs": chosen, "recent": recent, "ids": [str(r.id) for r in chosen]})
+                            {"runs": chosen, "recent": recent, "ids": [str(r["id"]) for r in chosen]})
 
 
 @require_GET

@@ -1,0 +1,77 @@
+"""Live aliases in one process: bounded, least recently used closed first, budget kept."""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+from django.db import close_old_connections, connections
+from django.db.backends.base.base import BaseDatabaseWrapper
+
+from lessons import aliases, budget, probe, strategies
+
+
+@pytest.fixture
+def registry(lab, settings, monkeypatch, django_db_blocker):
+    settings.LAB = {**settings.LAB, "MAX_LIVE_ALIASES": 2}
+    # Django's test case refuses connections to aliases it was not told about; these
+    # tests open the lab's own aliases, exactly as the demo server does.
+    real = django_db_blocker._real_ensure_connection
+    monkeypatch.setattr(BaseDatabaseWrapper, "ensure_connection", real)
+    yield
+    aliases.close_all()
+
+
+def open_backends(lab) -> set[int]:
+    dsn = lab.database_url.replace("postgres://", "postgresql://", 1)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        rows = conn.execute("SELECT pid FROM pg_stat_activity WHERE usename = 'pooling_lab_demo'")
+        return {pid for (pid,) in rows.fetchall()}
+
+
+def probe_once(slug: str, **raw) -> int:
+    strategy = strategies.get(slug)
+    with aliases.checkout(strategy, strategy.parse(raw)) as alias:
+        result = probe.measure(alias, slug, 0)
+        close_old_connections()  # what request_finished does at the end of a request
+    assert "error" not in result, result.get("error")
+    return result["backend_pid"]
+
+
+def test_the_least_recently_used_alias_is_closed_to_make_room(registry, lab):
+    first = probe_once("persistent", conn_max_age="600")
+    second = probe_once("persistent", conn_max_age="601")
+    assert {first, second} <= open_backends(lab)
+    probe_once("persistent", conn_max_age="601")  # now the first is the least recently used
+    third = probe_once("persistent", conn_max_age="602")
+    # Only two aliases may live: the first was closed, and its backend with it.
+    assert first not in open_backends(lab)
+    assert {second, third} <= open_backends(lab)
+    assert len(aliases.live()) == 2
+
+
+def test_closing_a_pool_alias_returns_all_its_connections(registry, lab):
+    pid = probe_once("native-pool", min_size="3", max_size="3")
+    pool_alias = aliases.live()[0].name
+    pool_pids = open_backends(lab)
+    assert pid in pool_pids and len(pool_pids) >= 1
+    aliases.close_all()
+    assert pool_alias not in connections.settings
+    assert not open_backends(lab) & pool_pids
+
+
+def test_an_alias_in_use_is_not_evicted_and_the_lab_says_it_is_busy(registry, lab, settings):
+    settings.LAB = {**settings.LAB, "MAX_LIVE_ALIASES": 1}
+    persistent = strategies.get("persistent")
+    with aliases.checkout(persistent, persistent.parse({"conn_max_age": "10"})):
+        with pytest.raises(aliases.LabBusy, match="connection budget"):
+            with aliases.checkout(persistent, persistent.parse({"conn_max_age": "11"})):
+                pass
+
+
+def test_budget_refuses_a_choice_that_alone_breaks_it(lab):
+    dbcp = strategies.get("dbcp")
+    with pytest.raises(budget.OverBudget) as caught:
+        budget.check_choice(dbcp, dbcp.parse({"pool_size": "20", "max_overflow": "20"}))
+    assert caught.value.field == "pool_size"
+    assert caught.value.allowed == lab.budget // 2
+    budget.check_choice(dbcp, dbcp.parse({"pool_size": "5", "max_overflow": "5"}))
