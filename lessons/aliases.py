@@ -25,6 +25,7 @@ from django.db.backends.signals import connection_created
 from . import budget, lab
 from .strategies import Params, Strategy
 
+
 def _idle_seconds() -> float:
     # An alias nobody used for this long is closed, returning its connections.
     return lab.config()["ALIAS_IDLE_SECONDS"]

@@ -28,8 +28,11 @@ class Target:
 
 
 def targets() -> list[Target]:
-    found = [Target(s.slug, f"/probe/{s.slug}/", s.application_name)
-             for s in strategies.STRATEGIES.values() if s.unavailable() is None]
+    found = [
+        Target(s.slug, f"/probe/{s.slug}/", s.application_name)
+        for s in strategies.STRATEGIES.values()
+        if s.unavailable() is None
+    ]
     found.append(Target("bare view (native pool)", "/bare/", "pooling-lab:bare"))
     return found
 
@@ -46,23 +49,28 @@ def run_round(base: str, target: Target, requests: int, concurrency: int) -> Non
 
     with monitor.PeakSampler(target.application_name, interval=0.05) as peak:
         started = time.perf_counter()
-        fetch_json(base, [target.path] * requests, concurrency, deadline_s=120,
-                   on_result=on_result)
+        fetch_json(base, [target.path] * requests, concurrency, deadline_s=120, on_result=on_result)
         target.rates.append(requests / (time.perf_counter() - started))
     target.peak = max(target.peak, peak.peak)
 
 
 def percentile(values: list[float], pct: int) -> float:
-    return statistics.quantiles(values, n=100, method="inclusive")[pct - 1] if len(values) > 1 \
+    return (
+        statistics.quantiles(values, n=100, method="inclusive")[pct - 1]
+        if len(values) > 1
         else (values[0] if values else float("nan"))
+    )
 
 
 def report(found: list[Target]) -> list[dict[str, Any]]:
-    return [{
-        "target": t.name,
-        "req_per_s": round(statistics.median(t.rates), 1),
-        "p50_ms": round(percentile(t.times, 50), 2),
-        "p95_ms": round(percentile(t.times, 95), 2),
-        "peak_server_connections": t.peak,
-        "errors": t.errors,
-    } for t in found]
+    return [
+        {
+            "target": t.name,
+            "req_per_s": round(statistics.median(t.rates), 1),
+            "p50_ms": round(percentile(t.times, 50), 2),
+            "p95_ms": round(percentile(t.times, 95), 2),
+            "peak_server_connections": t.peak,
+            "errors": t.errors,
+        }
+        for t in found
+    ]

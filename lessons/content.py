@@ -59,7 +59,7 @@ def _render(slug: str, body: str) -> tuple[list[SafeString | Embed], list[dict[s
     blocks: list[SafeString | Embed] = []
     for index, part in enumerate(DEMO_MARK.split(html)):
         # Lesson files are the project's own content, not user input.
-        blocks.append(embeds[int(part)] if index % 2 else mark_safe(part))  # noqa: S308
+        blocks.append(embeds[int(part)] if index % 2 else mark_safe(part))
     return blocks, md.toc_tokens
 
 

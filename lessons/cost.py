@@ -23,10 +23,18 @@ QUERY = "SELECT 1"
 
 def _conninfo() -> str:
     db = lab.demo_database()
-    parts = {"dbname": db["NAME"], "user": db["USER"], "password": db["PASSWORD"],
-             "host": db["HOST"], "port": db["PORT"]}
-    return make_conninfo(**{k: str(v) for k, v in parts.items() if v},
-                         application_name="pooling-lab:cost", connect_timeout=5)
+    parts = {
+        "dbname": db["NAME"],
+        "user": db["USER"],
+        "password": db["PASSWORD"],
+        "host": db["HOST"],
+        "port": db["PORT"],
+    }
+    return make_conninfo(
+        **{k: str(v) for k, v in parts.items() if v},
+        application_name="pooling-lab:cost",
+        connect_timeout=5,
+    )
 
 
 def _stats(values: list[float]) -> dict[str, float]:

@@ -22,8 +22,12 @@ DEMOS = {
     d.name: d
     for d in [
         Demo("connection-cost", "What a connection costs"),
-        Demo("burst", "Send requests",
-             frozenset({"strategy", "requests", "concurrency", "hold_ms", "label"}), True),
+        Demo(
+            "burst",
+            "Send requests",
+            frozenset({"strategy", "requests", "concurrency", "hold_ms", "label"}),
+            True,
+        ),
         Demo("lab", "Pooling lab", frozenset({"strategy"})),
         Demo("monitor", "Connection monitor"),
     ]
@@ -58,7 +62,9 @@ def embed(name: str, number: int, options: dict[str, str]) -> Embed:
     item = Embed(name, number, options)
     if "strategy" in options:
         item.strategy = strategies.get(options["strategy"])
-        param_names = {p.name for p in item.strategy.params} if demo.takes_strategy_params else set()
+        param_names = (
+            {p.name for p in item.strategy.params} if demo.takes_strategy_params else set()
+        )
     else:
         param_names = set()
     unknown = set(options) - demo.keys - param_names

@@ -14,19 +14,39 @@ class ErrorKind:
 
 
 KINDS = [
-    ErrorKind("pool-timeout", "Pool timeout",
-              "Every connection in the pool was busy for longer than the pool's timeout: "
-              "psycopg_pool raised PoolTimeout, which Django wraps in OperationalError.", 503),
-    ErrorKind("queuepool-overflow", "QueuePool limit reached",
-              "POOL_SIZE + MAX_OVERFLOW connections were all checked out for longer than "
-              "TIMEOUT: SQLAlchemy raised TimeoutError, which Django does not wrap.", 503),
-    ErrorKind("role-limit", "Demo role's connection limit",
-              "PostgreSQL refused a connection because the demo role reached its "
-              "CONNECTION LIMIT, the lab's last line of defence for its budget.", 503),
-    ErrorKind("too-many-clients", "Server full",
-              "PostgreSQL has no free connection slots (max_connections).", 503),
-    ErrorKind("improperly-configured", "Django refused the settings",
-              "Django itself rejected this combination of database settings.", 409),
+    ErrorKind(
+        "pool-timeout",
+        "Pool timeout",
+        "Every connection in the pool was busy for longer than the pool's timeout: "
+        "psycopg_pool raised PoolTimeout, which Django wraps in OperationalError.",
+        503,
+    ),
+    ErrorKind(
+        "queuepool-overflow",
+        "QueuePool limit reached",
+        "POOL_SIZE + MAX_OVERFLOW connections were all checked out for longer than "
+        "TIMEOUT: SQLAlchemy raised TimeoutError, which Django does not wrap.",
+        503,
+    ),
+    ErrorKind(
+        "role-limit",
+        "Demo role's connection limit",
+        "PostgreSQL refused a connection because the demo role reached its "
+        "CONNECTION LIMIT, the lab's last line of defence for its budget.",
+        503,
+    ),
+    ErrorKind(
+        "too-many-clients",
+        "Server full",
+        "PostgreSQL has no free connection slots (max_connections).",
+        503,
+    ),
+    ErrorKind(
+        "improperly-configured",
+        "Django refused the settings",
+        "Django itself rejected this combination of database settings.",
+        409,
+    ),
     ErrorKind("database-error", "Database error", "The database reported an error.", 503),
 ]
 BY_KIND = {k.kind: k for k in KINDS}

@@ -24,8 +24,9 @@ def over_budget(exc: OverBudget) -> JsonResponse:
 
 
 def not_found(what: str, allowed: Any) -> JsonResponse:
-    return JsonResponse({"error": f"{what} does not exist", "field": "strategy",
-                         "allowed": allowed}, status=404)
+    return JsonResponse(
+        {"error": f"{what} does not exist", "field": "strategy", "allowed": allowed}, status=404
+    )
 
 
 def conflict(reason: str, field: str = "strategy") -> JsonResponse:

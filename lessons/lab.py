@@ -60,7 +60,15 @@ def site_conninfo(application_name: str = "pooling-lab:site") -> str:
     from psycopg.conninfo import make_conninfo
 
     db = settings.DATABASES["default"]
-    parts = {"dbname": db["NAME"], "user": db["USER"], "password": db["PASSWORD"],
-             "host": db["HOST"], "port": db["PORT"]}
-    return make_conninfo(**{k: str(v) for k, v in parts.items() if v},
-                         application_name=application_name, connect_timeout=5)
+    parts = {
+        "dbname": db["NAME"],
+        "user": db["USER"],
+        "password": db["PASSWORD"],
+        "host": db["HOST"],
+        "port": db["PORT"],
+    }
+    return make_conninfo(
+        **{k: str(v) for k, v in parts.items() if v},
+        application_name=application_name,
+        connect_timeout=5,
+    )

@@ -40,8 +40,15 @@ def _get(client: _Client, base: str, path: str, timeout: float) -> tuple[int, by
     raise AssertionError("unreachable")
 
 
-def fetch_json(base: str, paths: list[str], concurrency: int, *, deadline_s: float,
-               on_result: Callable[[int, Result], None], timeout: float = 40) -> None:
+def fetch_json(
+    base: str,
+    paths: list[str],
+    concurrency: int,
+    *,
+    deadline_s: float,
+    on_result: Callable[[int, Result], None],
+    timeout: float = 40,
+) -> None:
     """GET every path (at most `concurrency` at once) and hand each parsed result on.
 
     Bounded in count (the paths) and in time: past the deadline the remaining
@@ -53,17 +60,25 @@ def fetch_json(base: str, paths: list[str], concurrency: int, *, deadline_s: flo
 
     def one(index: int, path: str) -> None:
         if time.monotonic() > stop_at:
-            on_result(index, {"ok": False, "ms": 0,
-                              "error": {"kind": "deadline", "title": "Run deadline",
-                                        "message": f"not sent: past the {deadline_s:.0f} s limit"}})
+            on_result(
+                index,
+                {
+                    "ok": False,
+                    "ms": 0,
+                    "error": {
+                        "kind": "deadline",
+                        "title": "Run deadline",
+                        "message": f"not sent: past the {deadline_s:.0f} s limit",
+                    },
+                },
+            )
             return
         start = time.perf_counter()
         try:
             status, body = _get(client, base, path, timeout)
             data = json.loads(body)
         except (OSError, http.client.HTTPException, ValueError) as exc:
-            status, data = 0, {"error": {"kind": "http", "title": "No answer",
-                                         "message": str(exc)}}
+            status, data = 0, {"error": {"kind": "http", "title": "No answer", "message": str(exc)}}
         data["ms"] = round((time.perf_counter() - start) * 1000, 3)
         data["ok"] = status == 200 and "error" not in data
         data["http_status"] = status

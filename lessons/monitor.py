@@ -90,8 +90,13 @@ def chart(width: int = 600, height: int = 160) -> dict[str, Any]:
         ]
         if any(counts.get(slug) for _, counts in samples):
             lines.append({"slug": slug, "points": " ".join(points), "index": index})
-    return {"width": width, "height": height, "top": top, "lines": lines,
-            "minutes": HISTORY_SECONDS // 60}
+    return {
+        "width": width,
+        "height": height,
+        "top": top,
+        "lines": lines,
+        "minutes": HISTORY_SECONDS // 60,
+    }
 
 
 class PeakSampler:
@@ -114,8 +119,9 @@ class PeakSampler:
 
     def _loop(self) -> None:
         query = "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s"
-        with psycopg.connect(lab.site_conninfo("pooling-lab:site-sampler"),
-                             autocommit=True) as conn:
+        with psycopg.connect(
+            lab.site_conninfo("pooling-lab:site-sampler"), autocommit=True
+        ) as conn:
             while True:
                 count = conn.execute(query, [self.application_name]).fetchone()[0]
                 self.peak = max(self.peak, count)

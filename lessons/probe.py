@@ -43,7 +43,7 @@ def measure(alias: str, slug: str, hold_ms: int) -> dict[str, Any]:
             cursor.execute("SELECT pg_backend_pid(), pg_sleep(%s)", [hold_ms / 1000])
             pid = cursor.fetchone()[0]
         result["query_ms"] = _ms(connected, time.perf_counter())
-    except Exception as exc:  # noqa: BLE001 - every failure is a lesson result
+    except Exception as exc:
         kind = errors.classify(exc)
         result["error"] = {"kind": kind.kind, "title": kind.title, "message": str(exc)}
         result["waited_ms"] = _ms(start, time.perf_counter())

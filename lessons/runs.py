@@ -31,7 +31,9 @@ def run_fields() -> tuple[Param, Param, Param]:
     cfg = lab.config()
     return (
         Param("requests", "int", 10, 1, cfg["MAX_RUN_REQUESTS"], "How many requests to send."),
-        Param("concurrency", "int", 1, 1, cfg["MAX_RUN_CONCURRENCY"], "Requests in flight at once."),
+        Param(
+            "concurrency", "int", 1, 1, cfg["MAX_RUN_CONCURRENCY"], "Requests in flight at once."
+        ),
         HOLD,
     )
 
@@ -50,8 +52,9 @@ def create(body: Any) -> Run:
     params = strategy.parse(raw_params)
     budget.check_choice(strategy, params)
     requests, concurrency, hold_ms = (field.parse(body.get(field.name)) for field in run_fields())
-    run = Run.objects.create(strategy=slug, params=params, requests=requests,
-                             concurrency=concurrency, hold_ms=hold_ms)
+    run = Run.objects.create(
+        strategy=slug, params=params, requests=requests, concurrency=concurrency, hold_ms=hold_ms
+    )
     _submit(run.pk)
     return run
 
@@ -77,15 +80,33 @@ def _execute_safely(run_id: int) -> None:
         execute(run_id)
     except Exception as exc:
         log.exception("run %s failed", run_id)
-        Run.objects.filter(pk=run_id).update(status=Run.Status.FAILED, error=str(exc),
-                                             finished=timezone.now())
+        Run.objects.filter(pk=run_id).update(
+            status=Run.Status.FAILED, error=str(exc), finished=timezone.now()
+        )
     finally:
         # This thread is not a request: return its connection itself.
         connections.close_all()
 
 
+def _demo_server_answers(base: str, timeout: float) -> bool:
+    """The demo server may still be booting right after the lab starts; give it a moment."""
+    import urllib.request
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"{base}/api/strategies", timeout=2):
+                return True
+        except OSError:
+            time.sleep(0.2)
+    return False
+
+
 def execute(run_id: int) -> None:
     run = Run.objects.get(pk=run_id)
+    base = lab.config()["WSGI_URL"]
+    if not _demo_server_answers(base, timeout=20):
+        raise RuntimeError(f"The demo server at {base} is not answering; is the lab running?")
     run.status = Run.Status.RUNNING
     run.save(update_fields=["status"])
     results: list[dict | None] = [None] * run.requests
@@ -103,9 +124,16 @@ def execute(run_id: int) -> None:
     slug = strategies.get(run.strategy).application_name
     with monitor.PeakSampler(slug) as peak:
         started = time.perf_counter()
-        loader = threading.Thread(target=fetch_json, kwargs=dict(
-            base=lab.config()["WSGI_URL"], paths=[probe_path(run)] * run.requests,
-            concurrency=run.concurrency, deadline_s=RUN_DEADLINE_S, on_result=on_result))
+        loader = threading.Thread(
+            target=fetch_json,
+            kwargs=dict(
+                base=base,
+                paths=[probe_path(run)] * run.requests,
+                concurrency=run.concurrency,
+                deadline_s=RUN_DEADLINE_S,
+                on_result=on_result,
+            ),
+        )
         loader.start()
         while loader.is_alive():
             loader.join(FLUSH_EVERY_S)
@@ -114,8 +142,12 @@ def execute(run_id: int) -> None:
         elapsed = time.perf_counter() - started
     final = [r for r in results if r is not None]
     Run.objects.filter(pk=run_id).update(
-        status=Run.Status.DONE, done=len(final), results=final,
-        summary=summarise(final, elapsed, peak.peak), finished=timezone.now())
+        status=Run.Status.DONE,
+        done=len(final),
+        results=final,
+        summary=summarise(final, elapsed, peak.peak),
+        finished=timezone.now(),
+    )
     close_old_connections()
 
 
@@ -172,8 +204,10 @@ def as_json(run: Run) -> dict[str, Any]:
 def fail_interrupted() -> int:
     """Runs left queued or running by a lab that stopped will never finish."""
     return Run.objects.filter(status__in=[Run.Status.QUEUED, Run.Status.RUNNING]).update(
-        status=Run.Status.FAILED, error="The lab stopped before this run finished.",
-        finished=timezone.now())
+        status=Run.Status.FAILED,
+        error="The lab stopped before this run finished.",
+        finished=timezone.now(),
+    )
 
 
 def _hue(index: int) -> int:

@@ -28,8 +28,17 @@ def pgbench_bin() -> Path:
 
 
 def pgbench(port: int, *args: str) -> str:
-    cmd = [str(pgbench_bin()), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", *args,
-           "pgbench_lab"]
+    cmd = [
+        str(pgbench_bin()),
+        "-h",
+        "127.0.0.1",
+        "-p",
+        str(port),
+        "-U",
+        "postgres",
+        *args,
+        "pgbench_lab",
+    ]
     return subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
 
 
@@ -55,15 +64,19 @@ def main() -> None:
     tps_c = figure(r"tps = ([\d.]+)", with_connect)
     latency_s = figure(r"latency average = ([\d.]+) ms", kept)
     tps_s = figure(r"tps = ([\d.]+)", kept)
-    print(f"/api/connection-cost (200 samples): connect median {lab['connect_ms']['median']} ms, "
-          f"p95 {lab['connect_ms']['p95']} ms; SELECT 1 median {lab['query_ms']['median']} ms; "
-          f"ratio {lab['ratio']}x")
+    print(
+        f"/api/connection-cost (200 samples): connect median {lab['connect_ms']['median']} ms, "
+        f"p95 {lab['connect_ms']['p95']} ms; SELECT 1 median {lab['query_ms']['median']} ms; "
+        f"ratio {lab['ratio']}x"
+    )
     print(f"pgbench -C -S, 1 client, 5 s: average connection time {connect_ms} ms, {tps_c:.0f} tps")
     print(f"pgbench -S, 1 client, 5 s: latency average {latency_s} ms, {tps_s:.0f} tps")
-    print(f"connect: lab {lab['connect_ms']['median']} ms vs pgbench {connect_ms} ms "
-          f"({lab['connect_ms']['median'] / connect_ms:.2f}x); query: lab "
-          f"{lab['query_ms']['median']} ms vs pgbench {latency_s} ms; "
-          f"pgbench -S / -C throughput {tps_s / tps_c:.1f}x")
+    print(
+        f"connect: lab {lab['connect_ms']['median']} ms vs pgbench {connect_ms} ms "
+        f"({lab['connect_ms']['median'] / connect_ms:.2f}x); query: lab "
+        f"{lab['query_ms']['median']} ms vs pgbench {latency_s} ms; "
+        f"pgbench -S / -C throughput {tps_s / tps_c:.1f}x"
+    )
 
 
 if __name__ == "__main__":

@@ -59,11 +59,21 @@ def lab(django_db_setup, django_db_blocker, tmp_path_factory):
     os.environ["POOLING_LAB_ALIAS_IDLE_SECONDS"] = "5"
     with django_db_blocker.unblock():
         call_command("collectstatic", verbosity=0, interactive=False)
-    instance = Lab(port=free_port(), demo_port=free_port(), workers=2, threads=4,
-                   database_url=url, log_dir=TEST_DIR / "logs")
+    instance = Lab(
+        port=free_port(),
+        demo_port=free_port(),
+        workers=2,
+        threads=4,
+        database_url=url,
+        log_dir=TEST_DIR / "logs",
+    )
     instance.prepare_roles(url.replace("postgres://", "postgresql://", 1))
-    settings.LAB.update(WSGI_URL=instance.demo_url, WSGI_WORKERS=2, WSGI_THREADS=4,
-                        CONNECTION_BUDGET=instance.budget)
+    settings.LAB.update(
+        WSGI_URL=instance.demo_url,
+        WSGI_WORKERS=2,
+        WSGI_THREADS=4,
+        CONNECTION_BUDGET=instance.budget,
+    )
     try:
         instance.start_servers()
         yield instance

@@ -38,10 +38,17 @@ class Http:
         self.base = base
         self.jar = jar if jar is not None else http.cookiejar.CookieJar()
         self.opener = urllib.request.build_opener(
-            urllib.request.HTTPCookieProcessor(self.jar), _NoRedirect)
+            urllib.request.HTTPCookieProcessor(self.jar), _NoRedirect
+        )
 
-    def request(self, method: str, path: str, body: Any = None, form: dict | None = None,
-                headers: dict | None = None) -> tuple[int, bytes, dict]:
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        form: dict | None = None,
+        headers: dict | None = None,
+    ) -> tuple[int, bytes, dict]:
         data, hdrs = None, {"Referer": self.base + "/", **(headers or {})}
         if body is not None:
             data, hdrs["Content-Type"] = json.dumps(body).encode(), "application/json"
@@ -77,12 +84,26 @@ class Http:
         assert status == 200, (path, status)
         return body.decode()
 
-    def run(self, strategy: str, params: dict | None = None, requests: int = 10,
-            concurrency: int = 1, hold_ms: int = 0, timeout: float = 90) -> dict:
+    def run(
+        self,
+        strategy: str,
+        params: dict | None = None,
+        requests: int = 10,
+        concurrency: int = 1,
+        hold_ms: int = 0,
+        timeout: float = 90,
+    ) -> dict:
         """Start a run through the API and wait until it is done."""
-        status, created = self.post_json("/api/runs", {
-            "strategy": strategy, "params": params or {}, "requests": requests,
-            "concurrency": concurrency, "hold_ms": hold_ms})
+        status, created = self.post_json(
+            "/api/runs",
+            {
+                "strategy": strategy,
+                "params": params or {},
+                "requests": requests,
+                "concurrency": concurrency,
+                "hold_ms": hold_ms,
+            },
+        )
         assert status == 201, created
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

@@ -62,10 +62,12 @@ def test_closing_a_pool_alias_returns_all_its_connections(registry, lab):
 def test_an_alias_in_use_is_not_evicted_and_the_lab_says_it_is_busy(registry, lab, settings):
     settings.LAB = {**settings.LAB, "MAX_LIVE_ALIASES": 1}
     persistent = strategies.get("persistent")
-    with aliases.checkout(persistent, persistent.parse({"conn_max_age": "10"})):
-        with pytest.raises(aliases.LabBusy, match="connection budget"):
-            with aliases.checkout(persistent, persistent.parse({"conn_max_age": "11"})):
-                pass
+    with (
+        aliases.checkout(persistent, persistent.parse({"conn_max_age": "10"})),
+        pytest.raises(aliases.LabBusy, match="connection budget"),
+        aliases.checkout(persistent, persistent.parse({"conn_max_age": "11"})),
+    ):
+        pass
 
 
 def test_budget_refuses_a_choice_that_alone_breaks_it(lab):

@@ -9,13 +9,23 @@ def test_strategies_list_every_registry_entry_with_params(site):
     status, body = site.get_json("/api/strategies")
     assert status == 200
     slugs = [s["slug"] for s in body]
-    assert slugs == ["no-pool", "persistent", "native-pool", "dbcp",
-                     "pgbouncer-session", "pgbouncer-transaction"]
+    assert slugs == [
+        "no-pool",
+        "persistent",
+        "native-pool",
+        "dbcp",
+        "pgbouncer-session",
+        "pgbouncer-transaction",
+    ]
     persistent = body[1]
     assert persistent["available"] is True and persistent["reason"] is None
     assert persistent["params"]["conn_max_age"] == {
-        "type": "seconds_or_none", "default": 60, "min": 0, "max": 3600,
-        "help": "Seconds a connection is kept; none keeps it without limit."}
+        "type": "seconds_or_none",
+        "default": 60,
+        "min": 0,
+        "max": 3600,
+        "help": "Seconds a connection is kept; none keeps it without limit.",
+    }
     pgbouncer = body[5]
     assert pgbouncer["available"] is False and "pgbouncer" in pgbouncer["reason"]
 
@@ -23,8 +33,12 @@ def test_strategies_list_every_registry_entry_with_params(site):
 def test_lab_reports_the_demo_server_it_really_runs(site, lab):
     status, body = site.get_json("/api/lab")
     assert status == 200
-    assert body["wsgi"] == {"server": "gunicorn (gthread)", "workers": 2, "threads": 4,
-                            "url": lab.demo_url}
+    assert body["wsgi"] == {
+        "server": "gunicorn (gthread)",
+        "workers": 2,
+        "threads": 4,
+        "url": lab.demo_url,
+    }
     assert body["postgres"]["max_connections"] >= 20
     # Default budget: half of max_connections (nothing configured in the tests).
     assert body["connection_budget"] == body["postgres"]["max_connections"] // 2
@@ -47,23 +61,26 @@ def test_probe_hold_ms_keeps_the_connection_busy(demo):
     assert body["query_ms"] >= 300
 
 
-@pytest.mark.parametrize(("path", "status", "field"), [
-    ("/probe/nope/", 404, "strategy"),
-    ("/probe/no-pool/?hold_ms=abc", 400, "hold_ms"),
-    ("/probe/no-pool/?hold_ms=2001", 400, "hold_ms"),
-    ("/probe/no-pool/?hold_ms=-1", 400, "hold_ms"),
-    ("/probe/no-pool/?hold_ms=1.5", 400, "hold_ms"),
-    ("/probe/no-pool/?hold_ms=nan", 400, "hold_ms"),
-    ("/probe/persistent/?conn_max_age=forever", 400, "conn_max_age"),
-    ("/probe/persistent/?conn_max_age=3601", 400, "conn_max_age"),
-    ("/probe/persistent/?health_checks=maybe", 400, "health_checks"),
-    ("/probe/persistent/?color=blue", 400, "color"),
-    ("/probe/native-pool/?max_size=0", 400, "max_size"),
-    ("/probe/native-pool/?min_size=5&max_size=2", 400, "min_size"),
-    ("/probe/native-pool/?timeout=0", 400, "timeout"),
-    ("/probe/dbcp/?pool_size=1e9", 400, "pool_size"),
-    ("/probe/pgbouncer-transaction/", 409, "strategy"),
-])
+@pytest.mark.parametrize(
+    ("path", "status", "field"),
+    [
+        ("/probe/nope/", 404, "strategy"),
+        ("/probe/no-pool/?hold_ms=abc", 400, "hold_ms"),
+        ("/probe/no-pool/?hold_ms=2001", 400, "hold_ms"),
+        ("/probe/no-pool/?hold_ms=-1", 400, "hold_ms"),
+        ("/probe/no-pool/?hold_ms=1.5", 400, "hold_ms"),
+        ("/probe/no-pool/?hold_ms=nan", 400, "hold_ms"),
+        ("/probe/persistent/?conn_max_age=forever", 400, "conn_max_age"),
+        ("/probe/persistent/?conn_max_age=3601", 400, "conn_max_age"),
+        ("/probe/persistent/?health_checks=maybe", 400, "health_checks"),
+        ("/probe/persistent/?color=blue", 400, "color"),
+        ("/probe/native-pool/?max_size=0", 400, "max_size"),
+        ("/probe/native-pool/?min_size=5&max_size=2", 400, "min_size"),
+        ("/probe/native-pool/?timeout=0", 400, "timeout"),
+        ("/probe/dbcp/?pool_size=1e9", 400, "pool_size"),
+        ("/probe/pgbouncer-transaction/", 409, "strategy"),
+    ],
+)
 def test_bad_probe_input_gets_a_4xx_naming_the_field(demo, path, status, field):
     got, body = demo.get_json(path)
     assert got == status, body
@@ -79,16 +96,19 @@ def test_a_choice_past_the_budget_is_refused_naming_it(demo, lab):
     assert f"budget of {lab.budget}" in body["error"]
 
 
-@pytest.mark.parametrize(("body", "field"), [
-    ({"strategy": "nope"}, "strategy"),
-    ({"strategy": "no-pool", "requests": 501}, "requests"),
-    ({"strategy": "no-pool", "requests": 0}, "requests"),
-    ({"strategy": "no-pool", "concurrency": 33}, "concurrency"),
-    ({"strategy": "no-pool", "hold_ms": 5000}, "hold_ms"),
-    ({"strategy": "persistent", "params": {"conn_max_age": -1}}, "conn_max_age"),
-    ({"strategy": "persistent", "params": []}, "params"),
-    (["not", "an", "object"], "body"),
-])
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"strategy": "nope"}, "strategy"),
+        ({"strategy": "no-pool", "requests": 501}, "requests"),
+        ({"strategy": "no-pool", "requests": 0}, "requests"),
+        ({"strategy": "no-pool", "concurrency": 33}, "concurrency"),
+        ({"strategy": "no-pool", "hold_ms": 5000}, "hold_ms"),
+        ({"strategy": "persistent", "params": {"conn_max_age": -1}}, "conn_max_age"),
+        ({"strategy": "persistent", "params": []}, "params"),
+        (["not", "an", "object"], "body"),
+    ],
+)
 def test_bad_run_requests_get_400_naming_the_field(site, body, field):
     status, answer = site.post_json("/api/runs", body)
     assert status == 400, answer
@@ -104,16 +124,22 @@ def test_run_for_unavailable_strategy_is_409_with_the_reason(site):
 def test_run_post_without_csrf_is_refused(site):
     import urllib.request
 
-    request = urllib.request.Request(site.base + "/api/runs", data=b"{}", method="POST",
-                                     headers={"Content-Type": "application/json"})
+    request = urllib.request.Request(
+        site.base + "/api/runs",
+        data=b"{}",
+        method="POST",
+        headers={"Content-Type": "application/json"},
+    )
     with pytest.raises(urllib.error.HTTPError) as caught:
         urllib.request.urlopen(request, timeout=10)
     assert caught.value.code == 403
 
 
 def test_malformed_json_is_400(site):
-    status, body, _ = site.request("POST", "/api/runs", headers={"Content-Type": "application/json"})
-    assert status == 400
+    status, body, _ = site.request(
+        "POST", "/api/runs", headers={"Content-Type": "application/json"}
+    )
+    assert status == 400 and b'"field": "body"' in body
 
 
 def test_unknown_run_and_unknown_api_path_are_404_json(site):

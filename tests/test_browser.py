@@ -17,12 +17,16 @@ def test_lesson_two_demo_shows_ten_distinct_backend_pids(lab, site):
         page.goto(lab.url + "/")
         page.get_by_role("link", name=re.compile("No pooling")).first.click()
         page.wait_for_url(re.compile("/lessons/no-pooling/"))
-        demo = page.locator("section.demo", has=page.locator("input[name=strategy][value=no-pool]")).first
+        demo = page.locator(
+            "section.demo", has=page.locator("input[name=strategy][value=no-pool]")
+        ).first
         demo.get_by_role("button").click()
         run = demo.locator(".run[data-status=done]")
         run.wait_for(timeout=30_000)
-        shown = [int(p) for p in run.locator(".pids li").evaluate_all(
-            "items => items.map(i => i.dataset.pid)")]
+        shown = [
+            int(p)
+            for p in run.locator(".pids li").evaluate_all("items => items.map(i => i.dataset.pid)")
+        ]
         assert run.get_by_test_id("distinct-pids").inner_text() == "10"
         run_id = run.get_attribute("data-run-id")
     # The page shows exactly the PIDs the API recorded for that run.
@@ -52,8 +56,9 @@ def test_progress_is_kept_and_shown_on_the_index(lab):
         page.get_by_role("button", name="Mark this lesson complete").click()
         page.get_by_text("Mark as not done").wait_for()
         page.goto(lab.url + "/")
-        item = page.locator(".toc-item", has=page.get_by_role(
-            "link", name=re.compile(r"^Persistent connections")))
+        item = page.locator(
+            ".toc-item", has=page.get_by_role("link", name=re.compile(r"^Persistent connections"))
+        )
         assert "completed" in item.inner_text()
         assert re.search(r"1 of 12 lessons completed", page.locator("#progress").inner_text())
 

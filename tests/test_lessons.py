@@ -10,9 +10,20 @@ from lessons import content, demos
 
 from .support import Http
 
-EXPECTED = ["why-pooling", "no-pooling", "persistent-connections", "native-pool",
-            "django-db-connection-pool", "pgbouncer-modes", "pgbouncer-pitfalls", "asgi",
-            "failure-and-recovery", "sizing", "measure", "choosing"]
+EXPECTED = [
+    "why-pooling",
+    "no-pooling",
+    "persistent-connections",
+    "native-pool",
+    "django-db-connection-pool",
+    "pgbouncer-modes",
+    "pgbouncer-pitfalls",
+    "asgi",
+    "failure-and-recovery",
+    "sizing",
+    "measure",
+    "choosing",
+]
 
 
 def test_the_twelve_lessons_load_in_order():
@@ -89,9 +100,13 @@ def test_progress_is_stored_in_postgresql_not_in_a_process(site, lab):
 
 
 def test_pages_work_without_javascript_forms_post_and_redirect(site):
-    status, _, headers = site.request("POST", "/demos/runs/", form={
-        "strategy": "no-pool", "requests": "3", "concurrency": "1", "hold_ms": "0"})
+    status, _, headers = site.request(
+        "POST",
+        "/demos/runs/",
+        form={"strategy": "no-pool", "requests": "3", "concurrency": "1", "hold_ms": "0"},
+    )
     assert status == 302 and re.match(r"/runs/\d+/", headers["Location"])
-    status, body, _ = site.request("POST", "/demos/runs/", form={
-        "strategy": "no-pool", "requests": "9999"})
+    status, body, _ = site.request(
+        "POST", "/demos/runs/", form={"strategy": "no-pool", "requests": "9999"}
+    )
     assert status == 400 and b"requests" in body

@@ -31,17 +31,17 @@ def test_two_runs_compare_side_by_side(site):
     columns = re.findall(r'<section class="compare-col" aria-label="Run (\d+)">', html)
     assert columns == [str(small["id"]), str(large["id"])]
     shown = re.findall(r'data-testid="distinct-pids">(\d+)<', html)
-    assert shown == [str(small["summary"]["distinct_backend_pids"]),
-                     str(large["summary"]["distinct_backend_pids"])]
+    assert shown == [
+        str(small["summary"]["distinct_backend_pids"]),
+        str(large["summary"]["distinct_backend_pids"]),
+    ]
 
 
 def test_bench_command_measures_every_available_strategy_and_the_bare_view(lab):
     out = io.StringIO()
-    call_command("bench", site=lab.url, requests=20, concurrency=4, rounds=1, json=True,
-                 stdout=out)
+    call_command("bench", site=lab.url, requests=20, concurrency=4, rounds=1, json=True, stdout=out)
     rows = {row["target"]: row for row in json.loads(out.getvalue().split("\n", 1)[1])}
-    assert set(rows) == {"no-pool", "persistent", "native-pool", "dbcp",
-                         "bare view (native pool)"}
+    assert set(rows) == {"no-pool", "persistent", "native-pool", "dbcp", "bare view (native pool)"}
     for row in rows.values():
         assert row["errors"] == 0 and row["req_per_s"] > 0 and row["p95_ms"] >= row["p50_ms"]
     # The native pool's default max_size is 4 per worker, 2 workers.

@@ -7,9 +7,18 @@ from lessons.params import BadInput, Param
 AGE = Param("conn_max_age", "seconds_or_none", 60, 0, 3600)
 
 
-@pytest.mark.parametrize(("raw", "value"), [
-    (None, 60), ("", 60), ("0", 0), ("3600", 3600), ("none", None), ("None", None), (30, 30),
-])
+@pytest.mark.parametrize(
+    ("raw", "value"),
+    [
+        (None, 60),
+        ("", 60),
+        ("0", 0),
+        ("3600", 3600),
+        ("none", None),
+        ("None", None),
+        (30, 30),
+    ],
+)
 def test_seconds_or_none_accepts_numbers_and_none(raw, value):
     assert AGE.parse(raw) == value
 
@@ -29,7 +38,9 @@ def test_float_params_keep_fractions():
         timeout.parse("0.05")
 
 
-@pytest.mark.parametrize(("raw", "value"), [("true", True), ("FALSE", False), ("on", True),
-                                            (False, False), (None, False)])
+@pytest.mark.parametrize(
+    ("raw", "value"),
+    [("true", True), ("FALSE", False), ("on", True), (False, False), (None, False)],
+)
 def test_bools(raw, value):
     assert Param("health_checks", "bool", False).parse(raw) is value

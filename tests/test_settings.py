@@ -11,9 +11,17 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def manage(*args: str, **env: str) -> subprocess.CompletedProcess:
-    base = {k: v for k, v in os.environ.items() if k not in {"SECRET_KEY", "ALLOWED_HOSTS", "DEBUG"}}
-    return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env={**base, **env},
-                          capture_output=True, text=True, timeout=120)
+    base = {
+        k: v for k, v in os.environ.items() if k not in {"SECRET_KEY", "ALLOWED_HOSTS", "DEBUG"}
+    }
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env={**base, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_production_refuses_to_start_without_a_secret_key():
@@ -29,8 +37,15 @@ def test_production_refuses_to_start_without_allowed_hosts():
 
 
 def test_check_deploy_is_clean_in_production_mode():
-    result = manage("check", "--deploy", "--fail-level", "WARNING", POOLING_LAB_PRODUCTION="1",
-                    SECRET_KEY="k" * 20 + "-Q7v" * 12, ALLOWED_HOSTS="lab.example.org")
+    result = manage(
+        "check",
+        "--deploy",
+        "--fail-level",
+        "WARNING",
+        POOLING_LAB_PRODUCTION="1",
+        SECRET_KEY="k" * 20 + "-Q7v" * 12,
+        ALLOWED_HOSTS="lab.example.org",
+    )
     assert result.returncode == 0, result.stderr
     assert "no issues" in result.stdout
 

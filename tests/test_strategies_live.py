@@ -18,8 +18,10 @@ WORKER_THREADS = 2 * 4
 def demo_backends(lab, strategy: str) -> set[int]:
     dsn = lab.database_url.replace("postgres://", "postgresql://", 1)
     with psycopg.connect(dsn, autocommit=True) as conn:
-        rows = conn.execute("SELECT pid FROM pg_stat_activity WHERE application_name = %s",
-                            [f"pooling-lab:{strategy}"]).fetchall()
+        rows = conn.execute(
+            "SELECT pid FROM pg_stat_activity WHERE application_name = %s",
+            [f"pooling-lab:{strategy}"],
+        ).fetchall()
     return {pid for (pid,) in rows}
 
 
@@ -81,8 +83,9 @@ def test_native_pool_timeout_is_a_lesson_result_not_a_crash(site):
     assert summary["ok"] >= 2
     timeouts = [r for r in run["results"] if not r["ok"]]
     assert all(r["http_status"] == 503 for r in timeouts)
-    assert all("couldn't get a connection after 0.20 sec" in r["error"]["message"]
-               for r in timeouts)
+    assert all(
+        "couldn't get a connection after 0.20 sec" in r["error"]["message"] for r in timeouts
+    )
     # They waited the pool's timeout before giving up.
     assert all(r["waited_ms"] >= 190 for r in timeouts)
 
@@ -124,9 +127,11 @@ def test_dbcp_overflow_error_is_a_lesson_result(site):
 
 
 def test_idle_aliases_are_closed_and_return_every_connection(site, lab):
-    for strategy, params in [("persistent", {"conn_max_age": "none"}),
-                             ("native-pool", {"min_size": 2, "max_size": 3}),
-                             ("dbcp", {"pool_size": 2, "max_overflow": 1})]:
+    for strategy, params in [
+        ("persistent", {"conn_max_age": "none"}),
+        ("native-pool", {"min_size": 2, "max_size": 3}),
+        ("dbcp", {"pool_size": 2, "max_overflow": 1}),
+    ]:
         site.run(strategy, params, requests=12, concurrency=4)
     # The test lab closes aliases idle for 5 s; then nothing of theirs is left.
     deadline = time.monotonic() + 20
@@ -141,8 +146,9 @@ def test_idle_aliases_are_closed_and_return_every_connection(site, lab):
 def test_demo_role_enforces_the_budget_inside_postgresql(lab):
     dsn = lab.database_url.replace("postgres://", "postgresql://", 1)
     with psycopg.connect(dsn) as conn:
-        limit = conn.execute("SELECT rolconnlimit FROM pg_roles WHERE rolname = %s",
-                             ["pooling_lab_demo"]).fetchone()[0]
+        limit = conn.execute(
+            "SELECT rolconnlimit FROM pg_roles WHERE rolname = %s", ["pooling_lab_demo"]
+        ).fetchone()[0]
     assert limit == lab.budget
 
 

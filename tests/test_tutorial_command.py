@@ -19,12 +19,28 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def start_tutorial(tmp_path: Path, port: int) -> tuple[subprocess.Popen, list[str]]:
-    env = {**os.environ, "POOLING_LAB_DIR": str(tmp_path / "lab"),
-           "POOLING_LAB_PG_PORT": str(free_port()), "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen([sys.executable, "manage.py", "tutorial", "--port", str(port),
-                             "--demo-port", str(free_port())],
-                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True)
+    env = {
+        **os.environ,
+        "POOLING_LAB_DIR": str(tmp_path / "lab"),
+        "POOLING_LAB_PG_PORT": str(free_port()),
+        "PYTHONUNBUFFERED": "1",
+    }
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "manage.py",
+            "tutorial",
+            "--port",
+            str(port),
+            "--demo-port",
+            str(free_port()),
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     lines: list[str] = []
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
@@ -32,7 +48,7 @@ def start_tutorial(tmp_path: Path, port: int) -> tuple[subprocess.Popen, list[st
         if not line:
             break
         lines.append(line)
-        if "is ready at" in line:
+        if "Demo server:" in line:
             return proc, lines
     proc.kill()
     pytest.fail("tutorial did not become ready:\n" + "".join(lines))
@@ -110,9 +126,13 @@ def test_port_in_use_says_exactly_what_to_do(tmp_path):
         busy.listen()
         port = busy.getsockname()[1]
         result = subprocess.run(
-            [sys.executable, "manage.py", "tutorial", "--port", str(port)], cwd=ROOT,
+            [sys.executable, "manage.py", "tutorial", "--port", str(port)],
+            cwd=ROOT,
             env={**os.environ, "POOLING_LAB_DIR": str(tmp_path / "lab")},
-            capture_output=True, text=True, timeout=60)
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
     assert result.returncode != 0
     assert f"Port {port}, wanted for the site, is in use" in result.stderr
     assert f"uv run manage.py tutorial --port {port + 10}" in result.stderr

@@ -74,6 +74,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "lessons.middleware.server_timing",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -107,7 +108,16 @@ EMBEDDED_PG_PORT = env_int("POOLING_LAB_PG_PORT", 54329)
 DATABASE_URL = os.environ.get(
     "DATABASE_URL", f"postgres://postgres@127.0.0.1:{EMBEDDED_PG_PORT}/pooling_lab"
 )
-DATABASES = {"default": dj_database_url.parse(DATABASE_URL)}
+# The site's own requests keep their connection (gunicorn gthread reuses its
+# threads), checked before reuse: the page time of a learner with a session would
+# otherwise be mostly a new connection.
+DATABASES = {
+    "default": dj_database_url.parse(
+        DATABASE_URL,
+        conn_max_age=env_int("SITE_CONN_MAX_AGE", 600),
+        conn_health_checks=True,
+    )
+}
 DATABASES["default"].setdefault("OPTIONS", {})["application_name"] = "pooling-lab:site"
 
 # Demo connections log in as this role, created with a CONNECTION LIMIT; empty
@@ -120,6 +130,7 @@ DEMO_PASSWORD = os.environ.get("POOLING_LAB_DEMO_PASSWORD", "pooling-lab-demo")
 # logs in as the site's user, outside the demo role's budget; 4 per worker.
 DATABASES["bare"] = {
     **DATABASES["default"],
+    "CONN_MAX_AGE": 0,  # a pool returns the connection at the end of each request
     "OPTIONS": {"application_name": "pooling-lab:bare", "pool": {"min_size": 2, "max_size": 4}},
     "TEST": {"MIRROR": "default"},
 }

@@ -7,6 +7,7 @@ exactly the processes a learner runs.
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 import urllib.request
 from dataclasses import dataclass, field
@@ -40,6 +41,8 @@ class Lab:
     children: list = field(default_factory=list)
     budget: int = 0
     demo_role_problem: str | None = None
+    site: subprocess.Popen | None = None
+    demo: subprocess.Popen | None = None
 
     @property
     def url(self) -> str:
@@ -50,8 +53,10 @@ class Lab:
         return f"http://127.0.0.1:{self.demo_port}"
 
     def check_ports(self) -> None:
-        for port, what, flag in ((self.port, "the site", "--port"),
-                                 (self.demo_port, "the demo server", "--demo-port")):
+        for port, what, flag in (
+            (self.port, "the site", "--port"),
+            (self.demo_port, "the demo server", "--demo-port"),
+        ):
             if not port_is_free(port):
                 raise LabStartError(
                     f"Port {port}, wanted for {what}, is in use by {who_listens(port)}.\n"
@@ -78,7 +83,8 @@ class Lab:
         facts = postgres.server_facts(dsn)
         self.budget = settings.LAB["CONNECTION_BUDGET"] or facts["max_connections"] // 2
         self.demo_role_problem = postgres.ensure_demo_role(
-            dsn, settings.LAB["DEMO_ROLE"], settings.LAB["DEMO_PASSWORD"], self.budget)
+            dsn, settings.LAB["DEMO_ROLE"], settings.LAB["DEMO_PASSWORD"], self.budget
+        )
 
     def child_env(self) -> dict[str, str]:
         env = {
@@ -95,35 +101,78 @@ class Lab:
             env["POOLING_LAB_DEMO_ROLE"] = ""
         return env
 
-    def _gunicorn(self, name: str, port: int, workers: int, threads: int) -> None:
-        cmd = [sys.executable, "-m", "gunicorn", "tutorial.wsgi:application",
-               "--bind", f"127.0.0.1:{port}", "--worker-class", "gthread",
-               "--workers", str(workers), "--threads", str(threads),
-               "--graceful-timeout", "5", "--timeout", "60", "--no-control-socket", "--name", f"pooling-lab-{name}"]
+    def _gunicorn(self, name: str, port: int, workers: int, threads: int) -> subprocess.Popen:
+        cmd = [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "tutorial.wsgi:application",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--worker-class",
+            "gthread",
+            "--workers",
+            str(workers),
+            "--threads",
+            str(threads),
+            "--graceful-timeout",
+            "5",
+            "--timeout",
+            "60",
+            "--no-control-socket",
+            "--name",
+            f"pooling-lab-{name}",
+        ]
         proc = spawn(cmd, log_path=self.log_dir / f"{name}.log", env=self.child_env(), cwd=ROOT)
         self.children.append(proc)
-        wait_for(lambda: _answers(f"http://127.0.0.1:{port}/api/strategies"),
-                 timeout=30, proc=proc, what=f"gunicorn ({name})")
+        return proc
 
-    def start_servers(self) -> None:
-        # The demo server answers probes; its workers x threads are what the lessons count.
-        self._gunicorn("demo", self.demo_port, self.workers, self.threads)
+    def start_site(self) -> None:
         # The site runs the learners' runs against the demo server; one process so
         # that its run queue and monitor history are shared.
-        self._gunicorn("site", self.port, 1, self.site_threads)
+        self.site = self._gunicorn("site", self.port, 1, self.site_threads)
 
-    def stop(self) -> None:
+    def start_demo(self) -> None:
+        # The demo server answers probes; its workers x threads are what the lessons count.
+        self.demo = self._gunicorn("demo", self.demo_port, self.workers, self.threads)
+
+    def start_servers(self) -> None:
+        self.start_site()
+        self.start_demo()
+        self.wait_for_site()
+        self.wait_for_demo()
+
+    def wait_for_site(self) -> None:
+        # The index, not a cheap endpoint: its first rendering parses every lesson,
+        # which belongs before "ready", not in the learner's first page.
+        self._wait(self.site, self.port, "/")
+
+    def wait_for_demo(self) -> None:
+        self._wait(self.demo, self.demo_port, "/api/strategies")
+
+    def _wait(self, proc, port: int, path: str) -> None:
+        wait_for(
+            lambda: _answers(f"http://127.0.0.1:{port}{path}"),
+            timeout=30,
+            proc=proc,
+            what=f"gunicorn on port {port}",
+        )
+
+    def stop(self) -> bool:
+        """Stop every child, newest first; say whether anything was running."""
+        was_running = bool(self.children or self.embedded)
         for proc in reversed(self.children):
             stop(proc)
         self.children.clear()
         if self.embedded is not None:
             self.embedded.stop()
             self.embedded = None
+        return was_running
 
 
 def _answers(url: str) -> bool:
     try:
-        with urllib.request.urlopen(url, timeout=2) as response:
+        with urllib.request.urlopen(url, timeout=10) as response:
             return response.status == 200
     except OSError:
         return False

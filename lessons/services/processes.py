@@ -108,7 +108,7 @@ def who_listens(port: int) -> str:
             if conn.laddr and conn.laddr.port == port and conn.status == "LISTEN" and conn.pid:
                 proc = psutil.Process(conn.pid)
                 return f"pid {conn.pid} ({' '.join(proc.cmdline())[:80]})"
-    except Exception:  # noqa: BLE001 - a best-effort hint only
+    except Exception:
         pass
     return "another program"
 

@@ -21,18 +21,26 @@ def strategy_list(request: HttpRequest) -> JsonResponse:
 @require_GET
 def lab_info(request: HttpRequest) -> JsonResponse:
     cfg = lab.config()
-    return JsonResponse({
-        "wsgi": {"server": "gunicorn (gthread)", "workers": cfg["WSGI_WORKERS"],
-                 "threads": cfg["WSGI_THREADS"], "url": cfg["WSGI_URL"]},
-        "asgi": None,
-        "postgres": lab.server_facts(),
-        "pgbouncer": None,
-        "connection_budget": lab.connection_budget(),
-        "demo_role": cfg["DEMO_ROLE"] or None,
-        "runs": {"max_requests": cfg["MAX_RUN_REQUESTS"],
-                 "max_concurrency": cfg["MAX_RUN_CONCURRENCY"],
-                 "parallel": cfg["MAX_PARALLEL_RUNS"]},
-    })
+    return JsonResponse(
+        {
+            "wsgi": {
+                "server": "gunicorn (gthread)",
+                "workers": cfg["WSGI_WORKERS"],
+                "threads": cfg["WSGI_THREADS"],
+                "url": cfg["WSGI_URL"],
+            },
+            "asgi": None,
+            "postgres": lab.server_facts(),
+            "pgbouncer": None,
+            "connection_budget": lab.connection_budget(),
+            "demo_role": cfg["DEMO_ROLE"] or None,
+            "runs": {
+                "max_requests": cfg["MAX_RUN_REQUESTS"],
+                "max_concurrency": cfg["MAX_RUN_CONCURRENCY"],
+                "parallel": cfg["MAX_PARALLEL_RUNS"],
+            },
+        }
+    )
 
 
 @require_GET
@@ -79,8 +87,14 @@ def run_create(request: HttpRequest) -> JsonResponse:
 def run_detail(request: HttpRequest, run_id: int) -> JsonResponse:
     run = Run.objects.filter(pk=run_id).first()
     if run is None:
-        return JsonResponse({"error": f"run {run_id} does not exist", "field": "id",
-                             "allowed": "the id of a stored run"}, status=404)
+        return JsonResponse(
+            {
+                "error": f"run {run_id} does not exist",
+                "field": "id",
+                "allowed": "the id of a stored run",
+            },
+            status=404,
+        )
     return JsonResponse(runs.as_json(run))
 
 
@@ -99,9 +113,14 @@ def connection_list(request: HttpRequest) -> JsonResponse:
 
 
 def api_not_found(request: HttpRequest, path: str) -> JsonResponse:
-    return JsonResponse({"error": f"/api/{path} is not part of the API", "field": "path",
-                         "allowed": ["strategies", "lab", "runs", "connection-cost",
-                                     "connections"]}, status=404)
+    return JsonResponse(
+        {
+            "error": f"/api/{path} is not part of the API",
+            "field": "path",
+            "allowed": ["strategies", "lab", "runs", "connection-cost", "connections"],
+        },
+        status=404,
+    )
 
 
 @require_GET

@@ -19,8 +19,9 @@ def connection_cost(request: HtmxHttpRequest) -> TemplateResponse:
     try:
         samples = cost.SAMPLES.parse(request.GET.get("samples"))
     except BadInput as exc:
-        return TemplateResponse(request, "lessons/demo_page.html#cost-result",
-                                {"error": exc.error}, status=400)
+        return TemplateResponse(
+            request, "lessons/demo_page.html#cost-result", {"error": exc.error}, status=400
+        )
     template = "lessons/demo_page.html#cost-result" if request.htmx else "lessons/demo_page.html"
     return TemplateResponse(request, template, {"cost": cost.measure(samples), "demo": "cost"})
 
@@ -37,8 +38,9 @@ def run_start(request: HtmxHttpRequest) -> HttpResponse:
         error, status = str(exc), 409
     else:
         if request.htmx:
-            return TemplateResponse(request, "lessons/run.html#run",
-                                    {"run": runs.view_model(run)}, status=201)
+            return TemplateResponse(
+                request, "lessons/run.html#run", {"run": runs.view_model(run)}, status=201
+            )
         return HttpResponseRedirect(reverse("run", args=[run.pk]))
     return TemplateResponse(request, "lessons/run.html#run-error", {"error": error}, status=status)
 
@@ -46,5 +48,6 @@ def run_start(request: HtmxHttpRequest) -> HttpResponse:
 @require_GET
 def recent_runs(request: HtmxHttpRequest, slug: str) -> TemplateResponse:
     items = Run.objects.filter(strategy=slug, status=Run.Status.DONE)[:8]
-    return TemplateResponse(request, "lessons/demos.html#recent-runs",
-                            {"recent": items, "slug": slug})
+    return TemplateResponse(
+        request, "lessons/demos.html#recent-runs", {"recent": items, "slug": slug}
+    )

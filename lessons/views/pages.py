@@ -8,7 +8,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.middleware import HtmxDetails
 
-from .. import content, lab, monitor, progress, runs, strategies
+from .. import body, content, monitor, progress, runs, strategies
 from ..models import Run
 
 
@@ -20,13 +20,17 @@ class HtmxHttpRequest(HttpRequest):
 def index(request: HtmxHttpRequest) -> TemplateResponse:
     lessons = content.all_lessons()
     done = progress.completed(request)
-    return TemplateResponse(request, "lessons/index.html", {
-        "lessons": lessons,
-        "visited": progress.visited(request),
-        "completed": done,
-        "done_count": sum(1 for lesson in lessons if lesson.slug in done),
-        "strategies": strategies.STRATEGIES.values(),
-    })
+    return TemplateResponse(
+        request,
+        "lessons/index.html",
+        {
+            "lessons": lessons,
+            "visited": progress.visited(request),
+            "completed": done,
+            "done_count": sum(1 for lesson in lessons if lesson.slug in done),
+            "strategies": strategies.STRATEGIES.values(),
+        },
+    )
 
 
 def _lesson_or_404(slug: str) -> content.Lesson:
@@ -41,15 +45,19 @@ def lesson(request: HtmxHttpRequest, slug: str) -> TemplateResponse:
     item = _lesson_or_404(slug)
     progress.mark_visited(request, slug)
     previous, following = content.neighbours(slug)
-    return TemplateResponse(request, "lessons/lesson.html", {
-        "lesson": item,
-        "lessons": content.all_lessons(),
-        "previous": previous,
-        "next": following,
-        "completed": slug in progress.completed(request),
-        "strategies": strategies.for_lesson(slug),
-        "lab": lab.config(),
-    })
+    return TemplateResponse(
+        request,
+        "lessons/lesson.html",
+        {
+            "lesson": item,
+            "body": body.body_html(request, slug),
+            "lessons": content.all_lessons(),
+            "previous": previous,
+            "next": following,
+            "completed": slug in progress.completed(request),
+            "strategies": strategies.for_lesson(slug),
+        },
+    )
 
 
 @require_POST
@@ -58,8 +66,11 @@ def complete(request: HtmxHttpRequest, slug: str) -> HttpResponse:
     done = request.POST.get("done", "true") != "false"
     progress.set_completed(request, slug, done)
     if request.htmx:
-        return TemplateResponse(request, "lessons/lesson.html#complete-form",
-                                {"lesson": _lesson_or_404(slug), "completed": done})
+        return TemplateResponse(
+            request,
+            "lessons/lesson.html#complete-form",
+            {"lesson": _lesson_or_404(slug), "completed": done},
+        )
     return HttpResponseRedirect(reverse("lesson", args=[slug]))
 
 
@@ -78,12 +89,16 @@ def compare(request: HtmxHttpRequest) -> TemplateResponse:
     found = {r.pk: r for r in Run.objects.filter(pk__in=ids)}
     chosen = [runs.view_model(found[int(i)]) for i in ids if int(i) in found]
     recent = Run.objects.filter(status=Run.Status.DONE)[:20]
-    return TemplateResponse(request, "lessons/compare.html",
-                            {"runs": chosen, "recent": recent, "ids": [str(r["id"]) for r in chosen]})
+    return TemplateResponse(
+        request,
+        "lessons/compare.html",
+        {"runs": chosen, "recent": recent, "ids": [str(r["id"]) for r in chosen]},
+    )
 
 
 @require_GET
 def monitor_page(request: HtmxHttpRequest) -> TemplateResponse:
     template = "lessons/monitor.html#monitor" if request.htmx else "lessons/monitor.html"
-    return TemplateResponse(request, template,
-                            {"snapshot": monitor.snapshot(), "chart": monitor.chart()})
+    return TemplateResponse(
+        request, template, {"snapshot": monitor.snapshot(), "chart": monitor.chart()}
+    )

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import threading
 import time
 
 from django.conf import settings
@@ -16,69 +15,117 @@ from lessons.services.launcher import Lab, LabStartError
 from lessons.services.postgres import PostgresStartError
 
 
+class StopRequested(Exception):
+    """Ctrl-C or SIGTERM: leave whatever the lab is doing and stop its children."""
+
+
+def _stop_requested(signum, frame) -> None:
+    # No locks here (a handler that takes one can deadlock the main thread that holds
+    # it): ignore further signals so that the stop itself finishes, and unwind.
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, signal.SIG_IGN)
+    raise StopRequested
+
+
 class Command(BaseCommand):
     help = "Start PostgreSQL (embedded unless DATABASE_URL is set), the demo server and the site."
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("--port", type=int, default=8000, help="The site's port (8000).")
-        parser.add_argument("--demo-port", type=int, default=None,
-                            help="The demo server's port (the site's port + 1).")
-        parser.add_argument("--workers", type=int, default=settings.LAB["WSGI_WORKERS"],
-                            help="Demo server worker processes (2).")
-        parser.add_argument("--threads", type=int, default=settings.LAB["WSGI_THREADS"],
-                            help="Threads per demo worker (4).")
-        parser.add_argument("--check", action="store_true",
-                            help="Start everything, print the URL, then stop (for scripts).")
+        parser.add_argument(
+            "--demo-port",
+            type=int,
+            default=None,
+            help="The demo server's port (the site's port + 1).",
+        )
+        parser.add_argument(
+            "--workers",
+            type=int,
+            default=settings.LAB["WSGI_WORKERS"],
+            help="Demo server worker processes (2).",
+        )
+        parser.add_argument(
+            "--threads",
+            type=int,
+            default=settings.LAB["WSGI_THREADS"],
+            help="Threads per demo worker (4).",
+        )
+        parser.add_argument(
+            "--check",
+            action="store_true",
+            help="Start everything, print the URL, then stop (for scripts).",
+        )
 
     def handle(self, *args, **options) -> None:
         started = time.perf_counter()
-        lab = Lab(port=options["port"], demo_port=options["demo_port"] or options["port"] + 1,
-                  workers=options["workers"], threads=options["threads"],
-                  database_url=os.environ.get("DATABASE_URL") or None)
-        stop_requested = threading.Event()
+        lab = Lab(
+            port=options["port"],
+            demo_port=options["demo_port"] or options["port"] + 1,
+            workers=options["workers"],
+            threads=options["threads"],
+            database_url=os.environ.get("DATABASE_URL") or None,
+        )
         for sig in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(sig, lambda *_: stop_requested.set())
+            signal.signal(sig, _stop_requested)
         try:
-            self._start(lab)
-            self.stdout.write(self.style.SUCCESS(
-                f"Pooling Lab is ready at {lab.url}/ (started in {time.perf_counter() - started:.1f} s)"))
+            self._start(lab, started)
             self.stdout.write("Press Ctrl-C to stop everything.")
-            while not (options["check"] or stop_requested.wait(0.5)):
+            while not options["check"]:
+                time.sleep(0.5)
                 self._watch(lab)
+        except StopRequested:
+            pass
         except (LabStartError, PostgresStartError) as exc:
             raise CommandError(str(exc)) from None
         finally:
             connections.close_all()
-            lab.stop()
-            self.stdout.write("Stopped the site, the demo server and PostgreSQL.")
+            if lab.stop():
+                self.stdout.write("Stopped the site, the demo server and PostgreSQL.")
 
-    def _start(self, lab: Lab) -> None:
+    def _start(self, lab: Lab, started: float) -> None:
         lab.check_ports()
         url = lab.start_database()
         where = "embedded PostgreSQL" if lab.embedded else "PostgreSQL from DATABASE_URL"
         self.stdout.write(f"Database: {where} ({_hide_password(url)})")
+        lab.prepare_roles(_dsn(url))
+        if lab.demo_role_problem:
+            self.stdout.write(
+                self.style.WARNING(
+                    f"Demo connections use the site's own user: {lab.demo_role_problem}"
+                )
+            )
+        # The site boots (seconds of imports) while migrations and static files are done;
+        # the demo server boots once the first page is up, so the two do not share the CPU.
+        lab.start_site()
         _point_django_at(url)
         call_command("migrate", verbosity=0, interactive=False)
-        call_command("collectstatic", verbosity=0, interactive=False)
+        _collect_static_if_changed()
         from lessons import runs
 
         runs.fail_interrupted()
         connections.close_all()
-        lab.prepare_roles(_dsn(url))
-        if lab.demo_role_problem:
-            self.stdout.write(self.style.WARNING(
-                f"Demo connections use the site's own user: {lab.demo_role_problem}"))
-        lab.start_servers()
+        lab.wait_for_site()
+        lab.start_demo()
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Pooling Lab is ready at {lab.url}/ "
+                f"(started in {time.perf_counter() - started:.1f} s)"
+            )
+        )
+        lab.wait_for_demo()
         self.stdout.write(
             f"Demo server: gunicorn (gthread) at {lab.demo_url}, {lab.workers} workers x "
-            f"{lab.threads} threads; connection budget {lab.budget}.")
+            f"{lab.threads} threads; connection budget {lab.budget} "
+            f"(ready after {time.perf_counter() - started:.1f} s)."
+        )
 
     def _watch(self, lab: Lab) -> None:
         for proc in lab.children:
             if proc.poll() is not None:
                 raise CommandError(
                     f"A lab server stopped unexpectedly (exit {proc.returncode}); see the logs "
-                    f"in {lab.log_dir}.")
+                    f"in {lab.log_dir}."
+                )
 
 
 def _point_django_at(url: str) -> None:
@@ -102,3 +149,19 @@ def _hide_password(url: str) -> str:
         netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
         return urlunsplit(parts._replace(netloc=netloc))
     return url
+
+
+def _collect_static_if_changed() -> None:
+    """collectstatic re-hashes and re-compresses every file; skip it when nothing changed."""
+    from pathlib import Path
+
+    sources = sorted(
+        p for d in settings.STATICFILES_DIRS for p in Path(d).rglob("*") if p.is_file()
+    )
+    stamp = "\n".join(f"{p}:{p.stat().st_mtime_ns}:{p.stat().st_size}" for p in sources)
+    stamp_file = Path(settings.STATIC_ROOT) / ".sources"
+    manifest = Path(settings.STATIC_ROOT) / "staticfiles.json"
+    if manifest.exists() and stamp_file.exists() and stamp_file.read_text() == stamp:
+        return
+    call_command("collectstatic", verbosity=0, interactive=False)
+    stamp_file.write_text(stamp)
