@@ -1,12 +1,17 @@
 """A bounded benchmark of every available strategy against the running demo server.
 
 Targets are measured in interleaved rounds (each round runs every target once), so a
-slow moment of the machine lands on all of them rather than on one.
+slow moment of the machine lands on all of them rather than on one. The load comes
+from wrk when it is installed (a C client that leaves the CPU to the server, as in
+the figures the lessons cite), else from the lab's own Python client.
 """
 
 from __future__ import annotations
 
+import shutil
 import statistics
+import subprocess
+import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
@@ -15,6 +20,16 @@ from typing import Any
 from . import monitor, strategies
 from .loadgen import fetch_json
 
+# wrk prints this line at the end of a run: requests, errors, microseconds, p50, p95.
+WRK_REPORT = """
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format("RESULT %d %d %d %.3f %.3f\\n", summary.requests,
+    e.connect + e.read + e.write + e.status + e.timeout, summary.duration,
+    latency:percentile(50) / 1000, latency:percentile(95) / 1000))
+end
+"""
+
 
 @dataclass
 class Target:
@@ -22,9 +37,13 @@ class Target:
     path: str
     application_name: str
     rates: list[float] = field(default_factory=list)
-    times: list[float] = field(default_factory=list)
+    p50s: list[float] = field(default_factory=list)
+    p95s: list[float] = field(default_factory=list)
     errors: int = 0
     peak: int = 0
+
+    def reset(self) -> None:
+        self.rates, self.p50s, self.p95s, self.errors, self.peak = [], [], [], 0, 0
 
 
 def targets() -> list[Target]:
@@ -37,29 +56,68 @@ def targets() -> list[Target]:
     return found
 
 
-def run_round(base: str, target: Target, requests: int, concurrency: int) -> None:
+def wrk_available() -> bool:
+    return shutil.which("wrk") is not None
+
+
+def _percentile(values: list[float], pct: int) -> float:
+    if len(values) < 2:
+        return values[0] if values else float("nan")
+    return statistics.quantiles(values, n=100, method="inclusive")[pct - 1]
+
+
+def _python_round(base: str, target: Target, requests: int, concurrency: int) -> None:
+    times: list[float] = []
     lock = threading.Lock()
 
     def on_result(index: int, result: dict[str, Any]) -> None:
         with lock:
             if result.get("ok"):
-                target.times.append(result["ms"])
+                times.append(result["ms"])
             else:
                 target.errors += 1
 
+    started = time.perf_counter()
+    fetch_json(base, [target.path] * requests, concurrency, deadline_s=120, on_result=on_result)
+    target.rates.append(requests / (time.perf_counter() - started))
+    target.p50s.append(_percentile(times, 50))
+    target.p95s.append(_percentile(times, 95))
+
+
+def _wrk_round(base: str, target: Target, seconds: float, concurrency: int) -> None:
+    with tempfile.NamedTemporaryFile("w", suffix=".lua") as script:
+        script.write(WRK_REPORT)
+        script.flush()
+        cmd = [
+            "wrk",
+            "-t",
+            str(min(2, concurrency)),
+            "-c",
+            str(concurrency),
+            "-d",
+            f"{seconds:g}s",
+            "-s",
+            script.name,
+            base + target.path,
+        ]
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 30).stdout
+    line = next(x for x in out.splitlines() if x.startswith("RESULT"))
+    requests, errors, micros, p50, p95 = line.split()[1:]
+    target.rates.append(int(requests) / (int(micros) / 1e6))
+    target.errors += int(errors)
+    target.p50s.append(float(p50))
+    target.p95s.append(float(p95))
+
+
+def run_round(
+    base: str, target: Target, *, requests: int, seconds: float, concurrency: int, use_wrk: bool
+) -> None:
     with monitor.PeakSampler(target.application_name, interval=0.05) as peak:
-        started = time.perf_counter()
-        fetch_json(base, [target.path] * requests, concurrency, deadline_s=120, on_result=on_result)
-        target.rates.append(requests / (time.perf_counter() - started))
+        if use_wrk:
+            _wrk_round(base, target, seconds, concurrency)
+        else:
+            _python_round(base, target, requests, concurrency)
     target.peak = max(target.peak, peak.peak)
-
-
-def percentile(values: list[float], pct: int) -> float:
-    return (
-        statistics.quantiles(values, n=100, method="inclusive")[pct - 1]
-        if len(values) > 1
-        else (values[0] if values else float("nan"))
-    )
 
 
 def report(found: list[Target]) -> list[dict[str, Any]]:
@@ -67,10 +125,11 @@ def report(found: list[Target]) -> list[dict[str, Any]]:
         {
             "target": t.name,
             "req_per_s": round(statistics.median(t.rates), 1),
-            "p50_ms": round(percentile(t.times, 50), 2),
-            "p95_ms": round(percentile(t.times, 95), 2),
+            "p50_ms": round(statistics.median(t.p50s), 2),
+            "p95_ms": round(statistics.median(t.p95s), 2),
             "peak_server_connections": t.peak,
             "errors": t.errors,
+            "rounds": [round(r) for r in t.rates],
         }
         for t in found
     ]

@@ -5,10 +5,12 @@ from __future__ import annotations
 import io
 import json
 import re
+import shutil
 
+import pytest
 from django.core.management import call_command
 
-from .support import pids
+from .support import pids, require
 
 
 def test_monitor_partial_lists_the_backends_a_run_left_open(site):
@@ -37,10 +39,25 @@ def test_two_runs_compare_side_by_side(site):
     ]
 
 
-def test_bench_command_measures_every_available_strategy_and_the_bare_view(lab):
+@pytest.mark.parametrize("client", ["python", "wrk"])
+def test_bench_command_measures_every_available_strategy_and_the_bare_view(lab, client):
+    if client == "wrk":
+        require(shutil.which("wrk") is not None, "wrk is not installed")
     out = io.StringIO()
-    call_command("bench", site=lab.url, requests=20, concurrency=4, rounds=1, json=True, stdout=out)
-    rows = {row["target"]: row for row in json.loads(out.getvalue().split("\n", 1)[1])}
+    call_command(
+        "bench",
+        site=lab.url,
+        requests=20,
+        seconds=1,
+        concurrency=4,
+        rounds=1,
+        json=True,
+        python_client=client == "python",
+        stdout=out,
+    )
+    header, table = out.getvalue().split("\n", 1)
+    assert f"client: {'Python' if client == 'python' else 'wrk'}" in header
+    rows = {row["target"]: row for row in json.loads(table)}
     assert set(rows) == {"no-pool", "persistent", "native-pool", "dbcp", "bare view (native pool)"}
     for row in rows.values():
         assert row["errors"] == 0 and row["req_per_s"] > 0 and row["p95_ms"] >= row["p50_ms"]

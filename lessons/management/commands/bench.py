@@ -9,64 +9,101 @@ from django.core.management.base import BaseCommand, CommandError
 
 from lessons import bench
 
+BARE = "bare view (native pool)"
+
 
 class Command(BaseCommand):
     help = "Benchmark every available strategy against the running lab's demo server."
 
     def add_arguments(self, parser) -> None:
         parser.add_argument(
-            "--site", default="http://127.0.0.1:8000", help="The running lab's site (for /api/lab)."
+            "--site", default="http://127.0.0.1:8000", help="The running lab's site, for /api/lab."
         )
-        parser.add_argument("--requests", type=int, default=400, help="Requests per round (400).")
         parser.add_argument("--concurrency", type=int, default=8, help="In flight at once (8).")
         parser.add_argument("--rounds", type=int, default=5, help="Interleaved rounds (5).")
+        parser.add_argument(
+            "--seconds", type=float, default=3, help="Seconds per target per round with wrk (3)."
+        )
+        parser.add_argument(
+            "--requests",
+            type=int,
+            default=400,
+            help="Requests per target per round with the Python client (400).",
+        )
+        parser.add_argument(
+            "--python-client",
+            action="store_true",
+            help="Use the lab's Python client even when wrk is installed.",
+        )
         parser.add_argument("--json", action="store_true", help="Print JSON instead of a table.")
 
     def handle(self, *args, **options) -> None:
-        if not (
-            1 <= options["requests"] <= 5000
-            and 1 <= options["concurrency"] <= 64
-            and 1 <= options["rounds"] <= 20
-        ):
-            raise CommandError("requests 1-5000, concurrency 1-64, rounds 1-20")
+        self._check_bounds(options)
         lab = self._lab(options["site"])
         base = lab["wsgi"]["url"]
         if not base.startswith(("http://127.", "http://localhost", "http://[::1]")):
             raise CommandError(f"the benchmark only targets loopback servers, not {base}")
+        use_wrk = bench.wrk_available() and not options["python_client"]
+        load = dict(
+            requests=options["requests"],
+            seconds=options["seconds"],
+            concurrency=options["concurrency"],
+            use_wrk=use_wrk,
+        )
         found = bench.targets()
         self.stdout.write(
-            f"Demo server {base}: {lab['wsgi']['workers']} workers x "
-            f"{lab['wsgi']['threads']} threads; {options['rounds']} rounds of "
-            f"{options['requests']} requests at concurrency {options['concurrency']}"
+            f"Demo server {base}: {lab['wsgi']['workers']} workers x {lab['wsgi']['threads']} "
+            f"threads; {options['rounds']} interleaved rounds at concurrency "
+            f"{options['concurrency']}; client: "
+            + (
+                f"wrk, {options['seconds']:g} s a round"
+                if use_wrk
+                else f"Python, {options['requests']} requests a round (install wrk for less "
+                "client load)"
+            )
         )
-        for target in found:  # warm-up: pools open, imports done, not measured
-            bench.run_round(base, target, 50, options["concurrency"])
-            target.rates.clear(), target.times.clear()
-            target.errors = target.peak = 0
+        for target in found:  # warm-up: pools open, imports done; not counted
+            bench.run_round(base, target, **{**load, "requests": 50, "seconds": 1})
+            target.reset()
         for _ in range(options["rounds"]):
             for target in found:
-                bench.run_round(base, target, options["requests"], options["concurrency"])
-        rows = bench.report(found)
-        if options["json"]:
+                bench.run_round(base, target, **load)
+        self._print(bench.report(found), options["json"])
+
+    def _print(self, rows: list[dict], as_json: bool) -> None:
+        if as_json:
             self.stdout.write(json.dumps(rows, indent=2))
             return
         self.stdout.write(
-            f"{'target':<26}{'req/s':>9}{'p50 ms':>9}{'p95 ms':>9}{'peak conn':>11}{'errors':>8}"
+            f"{'target':<26}{'req/s':>9}{'p50 ms':>9}{'p95 ms':>9}"
+            f"{'peak conn':>11}{'errors':>8}  req/s by round"
         )
-        for row in rows:
+        for r in rows:
             self.stdout.write(
-                f"{row['target']:<26}{row['req_per_s']:>9}{row['p50_ms']:>9}"
-                f"{row['p95_ms']:>9}{row['peak_server_connections']:>11}"
-                f"{row['errors']:>8}"
+                f"{r['target']:<26}{r['req_per_s']:>9}{r['p50_ms']:>9}"
+                f"{r['p95_ms']:>9}{r['peak_server_connections']:>11}"
+                f"{r['errors']:>8}  {r['rounds']}"
             )
-        by_name = {row["target"]: row["req_per_s"] for row in rows}
-        if {"native-pool", "no-pool"} <= set(by_name):
+        rate = {r["target"]: r["req_per_s"] for r in rows}
+        if {"native-pool", "no-pool"} <= set(rate):
             self.stdout.write(
-                f"native-pool / no-pool: {by_name['native-pool'] / by_name['no-pool']:.2f}x"
+                f"native-pool / no-pool: {rate['native-pool'] / rate['no-pool']:.2f}x"
             )
-        bare = by_name.get("bare view (native pool)")
-        if bare and "native-pool" in by_name:
-            self.stdout.write(f"native-pool probe / bare view: {by_name['native-pool'] / bare:.0%}")
+        if {"native-pool", BARE} <= set(rate):
+            self.stdout.write(
+                f"native-pool probe / bare view: {rate['native-pool'] / rate[BARE]:.0%}"
+            )
+
+    def _check_bounds(self, options: dict) -> None:
+        bounds = {
+            "concurrency": (1, 64),
+            "rounds": (1, 20),
+            "seconds": (0.5, 30),
+            "requests": (1, 5000),
+        }
+        for name, (low, high) in bounds.items():
+            if not low <= options[name] <= high:
+                raise CommandError(f"--{name} must be from {low:g} to {high:g}")
 
     def _lab(self, site: str) -> dict:
         try:
