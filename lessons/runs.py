@@ -24,6 +24,12 @@ RUN_DEADLINE_S = 120
 FLUSH_EVERY_S = 0.25
 
 _executor: ThreadPoolExecutor | None = None
+
+
+class LabQueueFull(RuntimeError):
+    """Too many runs waiting (HTTP 409): a room shares one demo server."""
+
+
 _executor_lock = threading.Lock()
 
 
@@ -52,6 +58,11 @@ def create(body: Any) -> Run:
     params = strategy.parse(raw_params)
     budget.check_choice(strategy, params)
     requests, concurrency, hold_ms = (field.parse(body.get(field.name)) for field in run_fields())
+    waiting = Run.objects.filter(status=Run.Status.QUEUED).count()
+    if waiting >= lab.config()["MAX_QUEUED_RUNS"]:
+        raise LabQueueFull(
+            f"{waiting} runs are already waiting for the demo server; try again in a minute."
+        )
     run = Run.objects.create(
         strategy=slug, params=params, requests=requests, concurrency=concurrency, hold_ms=hold_ms
     )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import urllib.parse
+
 import pytest
 
 
@@ -165,3 +167,27 @@ def test_connection_cost_samples_are_bounded(site, samples):
     status, body = site.get_json(f"/api/connection-cost?samples={samples}")
     assert status == 400 and body["field"] == "samples"
     assert body["allowed"] == "a whole number from 5 to 200"
+
+
+GARBAGE = ["%00", "%ff%fe", "x" * 3000, "-0", "1e400", "[]", "{}", "🙂", "None", "true"]
+
+
+@pytest.mark.parametrize("value", GARBAGE)
+def test_no_input_makes_any_endpoint_fail_with_a_500(site, demo, value):
+    quoted = urllib.parse.quote(value, safe="%")
+    for client, path in [
+        (demo, f"/probe/persistent/?conn_max_age={quoted}&health_checks={quoted}"),
+        (demo, f"/probe/native-pool/?timeout={quoted}&hold_ms={quoted}"),
+        (demo, f"/probe/dbcp/?pool_size={quoted}"),
+        (site, f"/api/connection-cost?samples={quoted}"),
+        (site, f"/demos/connection-cost/?samples={quoted}"),
+        (site, f"/runs/compare/?ids={quoted}"),
+        (site, f"/lessons/{quoted}/"),
+        (site, f"/probe/{quoted}/"),
+    ]:
+        status, body, _ = client.request("GET", path)
+        assert 200 <= status < 500, (path, status, body[:200])
+    status, body = site.post_json(
+        "/api/runs", {"strategy": "dbcp", "params": {"timeout": value}, "requests": value}
+    )
+    assert status == 400, body

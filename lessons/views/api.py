@@ -77,7 +77,7 @@ def run_create(request: HttpRequest) -> JsonResponse:
         return from_bad_input(exc)
     except budget.OverBudget as exc:
         return over_budget(exc)
-    except strategies.Unavailable as exc:
+    except (strategies.Unavailable, runs.LabQueueFull) as exc:
         return conflict(str(exc))
     url = reverse("api-run", args=[run.pk])
     return JsonResponse({"id": run.pk, "url": url}, status=201)

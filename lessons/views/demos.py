@@ -34,7 +34,7 @@ def run_start(request: HtmxHttpRequest) -> HttpResponse:
         error, status = f"{exc.field}: {exc.error} (allowed: {exc.allowed})", 400
     except budget.OverBudget as exc:
         error, status = str(exc), 409
-    except strategies.Unavailable as exc:
+    except (strategies.Unavailable, runs.LabQueueFull) as exc:
         error, status = str(exc), 409
     else:
         if request.htmx:
