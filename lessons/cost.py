@@ -12,7 +12,6 @@ import time
 from typing import Any
 
 import psycopg
-from psycopg.conninfo import make_conninfo
 
 from . import lab
 from .params import Param
@@ -22,19 +21,7 @@ QUERY = "SELECT 1"
 
 
 def _conninfo() -> str:
-    db = lab.demo_database()
-    parts = {
-        "dbname": db["NAME"],
-        "user": db["USER"],
-        "password": db["PASSWORD"],
-        "host": db["HOST"],
-        "port": db["PORT"],
-    }
-    return make_conninfo(
-        **{k: str(v) for k, v in parts.items() if v},
-        application_name="pooling-lab:cost",
-        connect_timeout=5,
-    )
+    return lab.conninfo(lab.demo_database(), "pooling-lab:cost")
 
 
 def _stats(values: list[float]) -> dict[str, float]:

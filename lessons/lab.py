@@ -55,20 +55,20 @@ def demo_database() -> dict[str, Any]:
     }
 
 
-def site_conninfo(application_name: str = "pooling-lab:site") -> str:
-    """A libpq connection string for the site's own database, for raw psycopg use."""
+def conninfo(db: dict[str, Any], application_name: str) -> str:
+    """A libpq connection string for a Django database entry, for raw psycopg use."""
     from psycopg.conninfo import make_conninfo
 
-    db = settings.DATABASES["default"]
-    parts = {
-        "dbname": db["NAME"],
-        "user": db["USER"],
-        "password": db["PASSWORD"],
-        "host": db["HOST"],
-        "port": db["PORT"],
+    keys = {
+        "dbname": "NAME",
+        "user": "USER",
+        "password": "PASSWORD",
+        "host": "HOST",
+        "port": "PORT",
     }
-    return make_conninfo(
-        **{k: str(v) for k, v in parts.items() if v},
-        application_name=application_name,
-        connect_timeout=5,
-    )
+    parts = {k: str(db[v]) for k, v in keys.items() if db.get(v)}
+    return make_conninfo(**parts, application_name=application_name, connect_timeout=5)
+
+
+def site_conninfo(application_name: str = "pooling-lab:site") -> str:
+    return conninfo(settings.DATABASES["default"], application_name)

@@ -111,6 +111,32 @@ def _pgbouncer_missing() -> str:
 
 POOL_SIZE_MAX = 20
 
+
+def _pgbouncer(mode: str, default_size: int, summary: str) -> Strategy:
+    """Django -> PgBouncer with pool_mode=`mode`; PgBouncer holds the server connections."""
+    return Strategy(
+        slug=f"pgbouncer-{mode}",
+        title=f"PgBouncer, {mode} mode",
+        lesson="pgbouncer-modes",
+        summary=summary,
+        params=(
+            Param(
+                "default_pool_size",
+                "int",
+                default_size,
+                1,
+                POOL_SIZE_MAX,
+                "Server connections per database and user.",
+            ),
+        ),
+        configure=lambda params: {},
+        per_process_max=lambda params: params["default_pool_size"],
+        unavailable=_pgbouncer_missing,
+    )
+
+
+# fmt: off
+# A table, kept one parameter to a line.
 STRATEGIES: dict[str, Strategy] = {
     s.slug: s
     for s in [
@@ -129,20 +155,10 @@ STRATEGIES: dict[str, Strategy] = {
             lesson="persistent-connections",
             summary="CONN_MAX_AGE = N: each thread keeps its connection for N seconds.",
             params=(
-                Param(
-                    "conn_max_age",
-                    "seconds_or_none",
-                    60,
-                    0,
-                    3600,
-                    "Seconds a connection is kept; none keeps it without limit.",
-                ),
-                Param(
-                    "health_checks",
-                    "bool",
-                    False,
-                    help="CONN_HEALTH_CHECKS: test a reused connection once per request.",
-                ),
+                Param("conn_max_age", "seconds_or_none", 60, 0, 3600,
+                      "Seconds a connection is kept; none keeps it without limit."),
+                Param("health_checks", "bool", False,
+                      help="CONN_HEALTH_CHECKS: test a reused connection once per request."),
             ),
             configure=_persistent,
             per_process_max=_threads,
@@ -153,42 +169,17 @@ STRATEGIES: dict[str, Strategy] = {
             lesson="native-pool",
             summary='OPTIONS["pool"]: one psycopg_pool ConnectionPool per worker process.',
             params=(
-                Param(
-                    "min_size", "int", 2, 0, POOL_SIZE_MAX, "Connections the pool opens and keeps."
-                ),
+                Param("min_size", "int", 2, 0, POOL_SIZE_MAX,
+                      "Connections the pool opens and keeps."),
                 Param("max_size", "int", 4, 1, POOL_SIZE_MAX, "Most connections the pool holds."),
-                Param(
-                    "timeout",
-                    "float",
-                    5.0,
-                    0.1,
-                    30,
-                    "Seconds a request waits for a free connection before PoolTimeout.",
-                ),
-                Param(
-                    "max_idle",
-                    "float",
-                    600,
-                    1,
-                    3600,
-                    "Seconds an idle connection above min_size is kept.",
-                ),
-                Param(
-                    "max_lifetime",
-                    "float",
-                    3600,
-                    1,
-                    7200,
-                    "Seconds before a connection is replaced (with up to 5 % jitter).",
-                ),
-                Param(
-                    "conn_max_age",
-                    "int",
-                    0,
-                    0,
-                    600,
-                    "CONN_MAX_AGE: anything but 0 makes Django refuse the pool.",
-                ),
+                Param("timeout", "float", 5.0, 0.1, 30,
+                      "Seconds a request waits for a free connection before PoolTimeout."),
+                Param("max_idle", "float", 600, 1, 3600,
+                      "Seconds an idle connection above min_size is kept."),
+                Param("max_lifetime", "float", 3600, 1, 7200,
+                      "Seconds before a connection is replaced (with up to 5 % jitter)."),
+                Param("conn_max_age", "int", 0, 0, 600,
+                      "CONN_MAX_AGE: anything but 0 makes Django refuse the pool."),
             ),
             configure=_native_pool,
             per_process_max=lambda params: params["max_size"],
@@ -200,82 +191,24 @@ STRATEGIES: dict[str, Strategy] = {
             lesson="django-db-connection-pool",
             summary="dj_db_conn_pool: one SQLAlchemy QueuePool per worker process.",
             params=(
-                Param(
-                    "pool_size",
-                    "int",
-                    4,
-                    1,
-                    POOL_SIZE_MAX,
-                    "POOL_SIZE: connections the QueuePool keeps.",
-                ),
-                Param(
-                    "max_overflow",
-                    "int",
-                    2,
-                    0,
-                    POOL_SIZE_MAX,
-                    "MAX_OVERFLOW: extra connections opened under load, closed on return.",
-                ),
-                Param(
-                    "recycle",
-                    "int",
-                    900,
-                    1,
-                    7200,
-                    "RECYCLE: seconds before a connection is replaced.",
-                ),
-                Param(
-                    "timeout",
-                    "float",
-                    5.0,
-                    0.1,
-                    30,
-                    "TIMEOUT: seconds a request waits before the QueuePool gives up.",
-                ),
+                Param("pool_size", "int", 4, 1, POOL_SIZE_MAX,
+                      "POOL_SIZE: connections the QueuePool keeps."),
+                Param("max_overflow", "int", 2, 0, POOL_SIZE_MAX,
+                      "MAX_OVERFLOW: extra connections opened under load, closed on return."),
+                Param("recycle", "int", 900, 1, 7200,
+                      "RECYCLE: seconds before a connection is replaced."),
+                Param("timeout", "float", 5.0, 0.1, 30,
+                      "TIMEOUT: seconds a request waits before the QueuePool gives up."),
             ),
             configure=_dbcp,
             per_process_max=lambda params: params["pool_size"] + params["max_overflow"],
         ),
-        Strategy(
-            slug="pgbouncer-session",
-            title="PgBouncer, session mode",
-            lesson="pgbouncer-modes",
-            summary="Django connects to PgBouncer; a server connection stays with its client.",
-            params=(
-                Param(
-                    "default_pool_size",
-                    "int",
-                    4,
-                    1,
-                    POOL_SIZE_MAX,
-                    "Server connections per database and user.",
-                ),
-            ),
-            configure=lambda params: {},
-            per_process_max=lambda params: params["default_pool_size"],
-            unavailable=_pgbouncer_missing,
-        ),
-        Strategy(
-            slug="pgbouncer-transaction",
-            title="PgBouncer, transaction mode",
-            lesson="pgbouncer-modes",
-            summary="Server connections are shared between clients, one transaction at a time.",
-            params=(
-                Param(
-                    "default_pool_size",
-                    "int",
-                    2,
-                    1,
-                    POOL_SIZE_MAX,
-                    "Server connections per database and user.",
-                ),
-            ),
-            configure=lambda params: {},
-            per_process_max=lambda params: params["default_pool_size"],
-            unavailable=_pgbouncer_missing,
-        ),
+        _pgbouncer("session", 4, "Django connects to PgBouncer; a server connection stays with "
+                                 "its client."),
+        _pgbouncer("transaction", 2, "Server connections are shared, one transaction at a time."),
     ]
 }
+# fmt: on
 
 
 class UnknownStrategy(LookupError):
