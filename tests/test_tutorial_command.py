@@ -136,3 +136,45 @@ def test_port_in_use_says_exactly_what_to_do(tmp_path):
     assert result.returncode != 0
     assert f"Port {port}, wanted for the site, is in use" in result.stderr
     assert f"uv run manage.py tutorial --port {port + 10}" in result.stderr
+
+
+def test_an_unreachable_database_url_is_a_clear_error(tmp_path):
+    closed = free_port()  # nothing listens there
+    result = subprocess.run(
+        [
+            sys.executable,
+            "manage.py",
+            "tutorial",
+            "--port",
+            str(free_port()),
+            "--demo-port",
+            str(free_port()),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={
+            **os.environ,
+            "POOLING_LAB_DIR": str(tmp_path / "lab"),
+            "DATABASE_URL": f"postgres://postgres@127.0.0.1:{closed}/nowhere",
+        },
+    )
+    assert result.returncode != 0
+    assert "The database is not reachable" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("flag", "value"), [("--workers", "0"), ("--threads", "99"), ("--port", "80")]
+)
+def test_out_of_range_options_are_refused_with_the_range(flag, value):
+    result = subprocess.run(
+        [sys.executable, "manage.py", "tutorial", flag, value],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    assert f"{flag} must be from" in result.stderr

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +28,7 @@ class LabStartError(RuntimeError):
 
 @dataclass
 class Lab:
+    host: str = "127.0.0.1"
     port: int = 8000
     demo_port: int = 8001
     workers: int = 2
@@ -46,7 +48,8 @@ class Lab:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        host = "127.0.0.1" if self.host in {"0.0.0.0", "::"} else self.host
+        return f"http://{host}:{self.port}"
 
     @property
     def demo_url(self) -> str:
@@ -57,7 +60,7 @@ class Lab:
             (self.port, "the site", "--port"),
             (self.demo_port, "the demo server", "--demo-port"),
         ):
-            if not port_is_free(port):
+            if not port_is_free(port, self.host if port == self.port else "127.0.0.1"):
                 raise LabStartError(
                     f"Port {port}, wanted for {what}, is in use by {who_listens(port)}.\n"
                     f"Stop that program, or start the lab on other ports, for example:\n"
@@ -101,14 +104,16 @@ class Lab:
             env["POOLING_LAB_DEMO_ROLE"] = ""
         return env
 
-    def _gunicorn(self, name: str, port: int, workers: int, threads: int) -> subprocess.Popen:
+    def _gunicorn(
+        self, name: str, port: int, workers: int, threads: int, host: str = "127.0.0.1"
+    ) -> subprocess.Popen:
         cmd = [
             sys.executable,
             "-m",
             "gunicorn",
             "tutorial.wsgi:application",
             "--bind",
-            f"127.0.0.1:{port}",
+            f"{host}:{port}",
             "--worker-class",
             "gthread",
             "--workers",
@@ -130,7 +135,7 @@ class Lab:
     def start_site(self) -> None:
         # The site runs the learners' runs against the demo server; one process so
         # that its run queue and monitor history are shared.
-        self.site = self._gunicorn("site", self.port, 1, self.site_threads)
+        self.site = self._gunicorn("site", self.port, 1, self.site_threads, self.host)
 
     def start_demo(self) -> None:
         # The demo server answers probes; its workers x threads are what the lessons count.
@@ -145,18 +150,13 @@ class Lab:
     def wait_for_site(self) -> None:
         # The index, not a cheap endpoint: its first rendering parses every lesson,
         # which belongs before "ready", not in the learner's first page.
-        self._wait(self.site, self.port, "/")
+        self._wait(self.site, self.url + "/")
 
     def wait_for_demo(self) -> None:
-        self._wait(self.demo, self.demo_port, "/api/strategies")
+        self._wait(self.demo, self.demo_url + "/api/strategies")
 
-    def _wait(self, proc, port: int, path: str) -> None:
-        wait_for(
-            lambda: _answers(f"http://127.0.0.1:{port}{path}"),
-            timeout=30,
-            proc=proc,
-            what=f"gunicorn on port {port}",
-        )
+    def _wait(self, proc, url: str) -> None:
+        wait_for(lambda: _answers(url), timeout=30, proc=proc, what=f"gunicorn at {url}")
 
     def stop(self) -> bool:
         """Stop every child, newest first; say whether anything was running."""
@@ -171,8 +171,12 @@ class Lab:
 
 
 def _answers(url: str) -> bool:
+    """The server answers: any response but a server error (a 400 for a host name that
+    is not in ALLOWED_HOSTS still means it is up)."""
     try:
         with urllib.request.urlopen(url, timeout=10) as response:
-            return response.status == 200
+            return response.status < 500
+    except urllib.error.HTTPError as exc:
+        return exc.code < 500
     except OSError:
         return False

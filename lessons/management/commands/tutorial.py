@@ -6,10 +6,11 @@ import os
 import signal
 import time
 
+import psycopg
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
-from django.db import connections
+from django.db import DatabaseError, connections
 
 from lessons.services.launcher import Lab, LabStartError
 from lessons.services.postgres import PostgresStartError
@@ -51,6 +52,12 @@ class Command(BaseCommand):
             help="Threads per demo worker (4).",
         )
         parser.add_argument(
+            "--host",
+            default="127.0.0.1",
+            help="Address the site listens on (127.0.0.1). For a workshop, 0.0.0.0 and "
+            "ALLOWED_HOSTS set to the names learners use; the demo server stays on loopback.",
+        )
+        parser.add_argument(
             "--check",
             action="store_true",
             help="Start everything, print the URL, then stop (for scripts).",
@@ -58,7 +65,9 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options) -> None:
         started = time.perf_counter()
+        _check_bounds(options)
         lab = Lab(
+            host=options["host"],
             port=options["port"],
             demo_port=options["demo_port"] or options["port"] + 1,
             workers=options["workers"],
@@ -77,6 +86,11 @@ class Command(BaseCommand):
             pass
         except (LabStartError, PostgresStartError) as exc:
             raise CommandError(str(exc)) from None
+        except (psycopg.Error, DatabaseError) as exc:
+            raise CommandError(
+                f"The database is not reachable or refused the lab: {exc}\n"
+                "Check DATABASE_URL (or unset it to use the embedded PostgreSQL)."
+            ) from None
         finally:
             connections.close_all()
             if lab.stop():
@@ -126,6 +140,17 @@ class Command(BaseCommand):
                     f"A lab server stopped unexpectedly (exit {proc.returncode}); see the logs "
                     f"in {lab.log_dir}."
                 )
+
+
+BOUNDS = {"port": (1024, 65535), "demo_port": (1024, 65535), "workers": (1, 8), "threads": (1, 32)}
+
+
+def _check_bounds(options: dict) -> None:
+    for name, (low, high) in BOUNDS.items():
+        value = options[name]
+        if value is not None and not low <= value <= high:
+            flag = "--" + name.replace("_", "-")
+            raise CommandError(f"{flag} must be from {low} to {high}, not {value}")
 
 
 def _point_django_at(url: str) -> None:
