@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import psutil
 import psycopg
 import pytest
 from django.db import close_old_connections, connections
@@ -22,10 +23,14 @@ def registry(lab, settings, monkeypatch, django_db_blocker):
 
 
 def open_backends(lab) -> set[int]:
+    """Backends of demo connections this test process holds (not the demo server's)."""
+    ours = {c.laddr.port for c in psutil.Process().net_connections(kind="tcp") if c.laddr}
     dsn = lab.database_url.replace("postgres://", "postgresql://", 1)
     with psycopg.connect(dsn, autocommit=True) as conn:
-        rows = conn.execute("SELECT pid FROM pg_stat_activity WHERE usename = 'pooling_lab_demo'")
-        return {pid for (pid,) in rows.fetchall()}
+        rows = conn.execute(
+            "SELECT pid, client_port FROM pg_stat_activity WHERE usename = 'pooling_lab_demo'"
+        ).fetchall()
+    return {pid for pid, port in rows if port in ours}
 
 
 def probe_once(slug: str, **raw) -> int:

