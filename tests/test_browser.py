@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from playwright.sync_api import expect
 
 from .browser import chromium
 
@@ -107,7 +108,8 @@ def test_pages_work_offline_with_vendored_assets_and_copy_buttons(lab):
         copy = page.locator(".highlight .copy").first
         assert copy.inner_text() == "Copy"
         copy.click()
-        assert copy.inner_text() in {"Copied", "Selected: press Ctrl-C"}
+        # The clipboard answers asynchronously; wait for the button to say what happened.
+        expect(copy).to_have_text(re.compile(r"^(Copied|Selected: press Ctrl-C)$"))
         page.get_by_role("link", name="Monitor").click()
         page.locator(".monitor table").wait_for()
     assert outside == []
