@@ -9,6 +9,7 @@ and together they stay inside this worker's share of the connection budget.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import threading
@@ -21,6 +22,7 @@ from dataclasses import dataclass, field
 
 from django.db import connections
 from django.db.backends.signals import connection_created
+from django.utils.connection import ConnectionDoesNotExist
 
 from . import budget, lab
 from .strategies import Params, Strategy
@@ -50,7 +52,10 @@ class LiveAlias:
 
 _lock = threading.Lock()
 _live: OrderedDict[str, LiveAlias] = OrderedDict()
+_by_name: dict[str, LiveAlias] = {}
 _generation = 0
+# Alias names this thread has used, so that it can drop its wrappers of closed ones.
+_touched = threading.local()
 
 
 def _key(strategy: Strategy, params: Params) -> str:
@@ -61,39 +66,64 @@ def _key(strategy: Strategy, params: Params) -> str:
 @contextmanager
 def checkout(strategy: Strategy, params: Params) -> Iterator[str]:
     """Yield the alias name for this choice, keeping it from eviction meanwhile."""
-    with _lock:
-        alias = _live.get(_key(strategy, params)) or _add(strategy, params)
-        alias.in_use += 1
-        alias.last_used = time.monotonic()
-        _live.move_to_end(_key(strategy, params))
+    key = _key(strategy, params)
+    closing: list[LiveAlias] = []
+    try:
+        with _lock:
+            alias = _live.get(key) or _add(key, strategy, params, closing)
+            alias.in_use += 1
+            alias.last_used = time.monotonic()
+            _live.move_to_end(key)
+    finally:
+        # Closing can wait on pool workers: never while holding the lock.
+        for evicted in closing:
+            _close_connections(evicted)
     try:
         yield alias.name
     finally:
+        # What request_finished would do, but now, in this thread: return a pooled
+        # connection, close a no-pool one. Only then may another thread evict the alias.
+        with contextlib.suppress(ConnectionDoesNotExist):  # closed meanwhile by close_all()
+            connections[alias.name].close_if_unusable_or_obsolete()
+        _forget_closed(alias.name)
         with _lock:
             alias.in_use -= 1
             alias.last_used = time.monotonic()
 
 
-def _add(strategy: Strategy, params: Params) -> LiveAlias:
+def _forget_closed(current: str) -> None:
+    names = _touched.__dict__.setdefault("names", set())
+    names.add(current)
+    for name in list(names):
+        if name not in connections.settings:
+            names.discard(name)
+            with contextlib.suppress(AttributeError):
+                del connections[name]  # this thread's wrapper of an alias now closed
+
+
+def _add(key: str, strategy: Strategy, params: Params, closing: list[LiveAlias]) -> LiveAlias:
     global _generation
     size = strategy.per_process_max(params)
     _start_sweeper()
     share = budget.share_per_worker()
     while _live and (len(_live) >= lab.config()["MAX_LIVE_ALIASES"] or _held() + size > share):
-        if not _evict_one():
+        idle = next((a for a in _live.values() if a.in_use == 0), None)
+        if idle is None:
             raise LabBusy(
                 f"The lab is at its connection budget ({lab.connection_budget()} connections, "
                 f"{share} per worker) with other demos still running. Try again in a moment."
             )
+        closing.append(_detach(idle))
     _generation += 1
-    name = f"lab_{strategy.slug.replace('-', '_')}_{_key(strategy, params)}_{_generation}"
+    name = f"lab_{strategy.slug.replace('-', '_')}_{key}_{_generation}"
     alias = LiveAlias(name=name, strategy=strategy, params=params, size=size)
-    # Copy-on-write: requests in other threads may be iterating the old dict
-    # (close_old_connections does), and must never see it change under them.
     entry = strategy.database(params)
     connections.configure_settings({"default": {}, name: entry})  # fills Django's defaults
+    # Copy-on-write: requests in other threads may be iterating the old dict
+    # (close_old_connections does), and must never see it change under them.
     connections.__dict__["settings"] = {**connections.settings, name: entry}
-    _live[_key(strategy, params)] = alias
+    _live[key] = alias
+    _by_name[name] = alias
     return alias
 
 
@@ -101,13 +131,14 @@ def _held() -> int:
     return sum(a.size for a in _live.values())
 
 
-def _evict_one() -> bool:
-    for key, alias in _live.items():
-        if alias.in_use == 0:
-            del _live[key]
-            _close(alias)
-            return True
-    return False
+def _detach(alias: LiveAlias) -> LiveAlias:
+    """Take an alias out of use (under the lock); its connections close afterwards."""
+    _live.pop(_key(alias.strategy, alias.params), None)
+    _by_name.pop(alias.name, None)
+    settings = dict(connections.settings)
+    settings.pop(alias.name, None)
+    connections.__dict__["settings"] = settings
+    return alias
 
 
 _sweeper: threading.Thread | None = None
@@ -123,51 +154,44 @@ def _start_sweeper() -> None:
 
 def _sweep_forever() -> None:
     while True:
-        time.sleep(min(1.0, _idle_seconds() / 4))
+        time.sleep(max(0.25, min(1.0, _idle_seconds() / 4)))
+        now = time.monotonic()
         with _lock:
-            _close_idle(older_than=_idle_seconds())
+            idle = [
+                a for a in _live.values() if a.in_use == 0 and now - a.last_used > _idle_seconds()
+            ]
+            for alias in idle:
+                _detach(alias)
+        for alias in idle:
+            _close_connections(alias)
 
 
-def _close_idle(older_than: float) -> None:
-    now = time.monotonic()
-    for key, alias in list(_live.items()):
-        if alias.in_use == 0 and now - alias.last_used > older_than:
-            del _live[key]
-            _close(alias)
-
-
-def _close(alias: LiveAlias) -> None:
-    settings = dict(connections.settings)
-    settings.pop(alias.name, None)
-    connections.__dict__["settings"] = settings
-    for wrapper in list(alias.wrappers):
-        close_wrapper(wrapper)
-
-
-def close_wrapper(wrapper) -> None:
-    """Close one alias's connection or pool, whichever thread opened it."""
+def _close_connections(alias: LiveAlias) -> None:
+    """Close a detached alias's pool, or each thread's connection to it."""
     from dj_db_conn_pool.core import pool_container
     from django.db.backends.postgresql.base import DatabaseWrapper
 
-    pool = DatabaseWrapper._connection_pools.pop(wrapper.alias, None)
+    pool = DatabaseWrapper._connection_pools.pop(alias.name, None)
     if pool is not None:
         pool.close()
     with pool_container.lock:
-        queue_pool = pool_container.pop(wrapper.alias, None)
+        queue_pool = pool_container.pop(alias.name, None)
     if queue_pool is not None:
         queue_pool.dispose()
-    raw = wrapper.connection
-    if raw is not None and pool is None and queue_pool is None:
-        # The owning thread is idle (in_use was 0); psycopg connections are
-        # safe to close from another thread.
-        raw.close()
+    for wrapper in list(alias.wrappers):
+        raw = wrapper.connection
+        if raw is not None and pool is None and queue_pool is None:
+            # Kept connections of idle threads (persistent): no request is using the
+            # alias, and psycopg connections may be closed from another thread.
+            raw.close()
 
 
 def close_all() -> None:
     """Close every live alias (at shutdown and in tests)."""
     with _lock:
-        while _live:
-            _close(_live.popitem(last=False)[1])
+        detached = [_detach(alias) for alias in list(_live.values())]
+    for alias in detached:
+        _close_connections(alias)
 
 
 def live() -> list[LiveAlias]:
@@ -176,8 +200,9 @@ def live() -> list[LiveAlias]:
 
 
 def _track(sender, connection, **kwargs) -> None:
-    for alias in list(_live.values()):
-        if alias.name == connection.alias:
+    with _lock:
+        alias = _by_name.get(connection.alias)
+        if alias is not None:
             alias.wrappers.add(connection)
 
 

@@ -73,7 +73,7 @@ class Param:
     def _parse_number(self, raw: Any) -> int | float:
         try:
             value = float(raw) if not isinstance(raw, bool) else math.nan
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             value = math.nan
         if not math.isfinite(value) or (self.type != "float" and value != int(value)):
             raise BadInput(self.name, f"{self.name} must be {self.allowed()}", self.allowed())

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+import weakref
 from datetime import UTC, datetime
 from typing import Any
 
@@ -13,8 +14,10 @@ from django.db import connections
 from . import errors
 
 _seen_lock = threading.Lock()
-# Backend PIDs this worker process has been served by, for `new_backend`.
-_seen_pids: set[int] = set()
+# The connections this worker process has been served by, for `new_backend`. Kept by
+# connection object, not by PID: the operating system reuses PIDs (pid_max may be as
+# low as 32768), and a new backend with an old PID is still a new connection.
+_seen: weakref.WeakSet = weakref.WeakSet()
 
 
 def _ms(start: float, end: float) -> float:
@@ -48,9 +51,11 @@ def measure(alias: str, slug: str, hold_ms: int) -> dict[str, Any]:
         result["error"] = {"kind": kind.kind, "title": kind.title, "message": str(exc)}
         result["waited_ms"] = _ms(start, time.perf_counter())
         return result
+    raw = conn.connection
+    raw = getattr(raw, "driver_connection", raw)  # under SQLAlchemy's pool wrapper
     with _seen_lock:
-        result["new_backend"] = pid not in _seen_pids
-        _seen_pids.add(pid)
+        result["new_backend"] = raw not in _seen
+        _seen.add(raw)
     result["backend_pid"] = pid
     result["pool"] = pool_stats(conn)
     return result

@@ -101,7 +101,7 @@ def test_a_choice_past_the_budget_is_refused_naming_it(demo, lab):
 @pytest.mark.parametrize(
     ("body", "field"),
     [
-        ({"strategy": "nope"}, "strategy"),
+        ({"strategy": None}, "strategy"),
         ({"strategy": "no-pool", "requests": 501}, "requests"),
         ({"strategy": "no-pool", "requests": 0}, "requests"),
         ({"strategy": "no-pool", "concurrency": 33}, "concurrency"),
@@ -115,6 +115,12 @@ def test_bad_run_requests_get_400_naming_the_field(site, body, field):
     status, answer = site.post_json("/api/runs", body)
     assert status == 400, answer
     assert answer["field"] == field
+
+
+def test_run_for_an_unknown_strategy_is_404(site):
+    status, answer = site.post_json("/api/runs", {"strategy": "nope"})
+    assert status == 404 and answer["field"] == "strategy"
+    assert "no-pool" in answer["allowed"]
 
 
 def test_run_for_unavailable_strategy_is_409_with_the_reason(site):
@@ -169,11 +175,11 @@ def test_connection_cost_samples_are_bounded(site, samples):
     assert body["allowed"] == "a whole number from 5 to 200"
 
 
-GARBAGE = ["%00", "%ff%fe", "x" * 3000, "-0", "1e400", "[]", "{}", "🙂", "None", "true"]
+GARBAGE = ["%00", "%ff%fe", "x" * 3000, "-0", "1e400", "[]", "{}", "🙂", "None", "true", "²"]
 
 
 @pytest.mark.parametrize("value", GARBAGE)
-def test_no_input_makes_any_endpoint_fail_with_a_500(site, demo, value):
+def test_no_input_gets_a_5xx_from_any_endpoint(site, demo, value):
     quoted = urllib.parse.quote(value, safe="%")
     for client, path in [
         (demo, f"/probe/persistent/?conn_max_age={quoted}&health_checks={quoted}"),
@@ -191,3 +197,8 @@ def test_no_input_makes_any_endpoint_fail_with_a_500(site, demo, value):
         "/api/runs", {"strategy": "dbcp", "params": {"timeout": value}, "requests": value}
     )
     assert status == 400, body
+
+
+def test_a_json_number_too_large_for_a_float_is_400(site):
+    status, body = site.post_json("/api/runs", {"strategy": "no-pool", "requests": 10**400})
+    assert status == 400 and body["field"] == "requests"

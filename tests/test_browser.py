@@ -113,3 +113,17 @@ def test_pages_work_offline_with_vendored_assets_and_copy_buttons(lab):
         page.get_by_role("link", name="Monitor").click()
         page.locator(".monitor table").wait_for()
     assert outside == []
+
+
+def test_a_refused_choice_is_shown_to_the_learner(lab):
+    with chromium() as context:
+        page = context.new_page()
+        page.goto(lab.url + "/lessons/django-db-connection-pool/")
+        form = page.locator("section.demo.lab form.lab-form").first
+        form.locator("input[name='param.pool_size']").fill("20")
+        form.locator("input[name='param.max_overflow']").fill("20")
+        form.get_by_role("button", name="Run").click()
+        alert = page.locator("section.demo.lab [role=alert]").first
+        alert.wait_for(timeout=10_000)
+        # The 409 answer, swapped in: it names the budget.
+        assert "connection budget" in alert.inner_text()

@@ -178,3 +178,54 @@ def test_out_of_range_options_are_refused_with_the_range(flag, value):
     )
     assert result.returncode != 0
     assert f"{flag} must be from" in result.stderr
+
+
+def test_a_postgres_left_on_the_data_folder_is_stopped_and_replaced(tmp_path):
+    from lessons.services import postgres
+
+    lab_dir, pg_port = tmp_path / "lab", free_port()
+    env = {**os.environ, "POOLING_LAB_DIR": str(lab_dir), "POOLING_LAB_PG_PORT": str(pg_port)}
+    env.pop("DATABASE_URL", None)
+    args = [
+        sys.executable,
+        "manage.py",
+        "tutorial",
+        "--check",
+        "--port",
+        str(free_port()),
+        "--demo-port",
+        str(free_port()),
+    ]
+    first = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert first.returncode == 0, first.stderr
+    # A server on the folder and port that no lab owns, as a crash of an older lab leaves.
+    server = postgres.EmbeddedPostgres(lab_dir / "pgdata", pg_port)
+    orphan = subprocess.Popen(
+        [
+            str(postgres._bin_dir() / "postgres"),
+            "-D",
+            str(server.data_dir),
+            "-p",
+            str(pg_port),
+            "-h",
+            "127.0.0.1",
+            "-c",
+            "unix_socket_directories=",
+        ],
+        user=postgres.SYSTEM_USER if os.geteuid() == 0 else None,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while not server._accepts() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert server._accepts()
+        again = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+        assert again.returncode == 0, again.stderr
+        assert "is ready at" in again.stdout
+        assert orphan.wait(10) is not None  # the lab stopped it before starting its own
+    finally:
+        if orphan.poll() is None:
+            orphan.kill()

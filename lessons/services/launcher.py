@@ -71,13 +71,16 @@ class Lab:
         """Start the embedded PostgreSQL unless a DATABASE_URL was given; return its URL."""
         if self.database_url:
             return self.database_url
+        self.embedded = postgres.EmbeddedPostgres(self.data_dir, self.pg_port)
+        # A server a crashed lab left on this folder holds the port: stop it first.
+        self.embedded.clear_orphan()
         if not port_is_free(self.pg_port):
+            self.embedded = None
             raise LabStartError(
                 f"Port {self.pg_port}, wanted for the embedded PostgreSQL, is in use by "
                 f"{who_listens(self.pg_port)}.\nStop it, or choose another port:\n"
                 f"    POOLING_LAB_PG_PORT={self.pg_port + 1} uv run manage.py tutorial"
             )
-        self.embedded = postgres.EmbeddedPostgres(self.data_dir, self.pg_port)
         self.embedded.start()
         self.database_url = self.embedded.url
         return self.database_url
@@ -85,6 +88,14 @@ class Lab:
     def prepare_roles(self, dsn: str) -> None:
         facts = postgres.server_facts(dsn)
         self.budget = settings.LAB["CONNECTION_BUDGET"] or facts["max_connections"] // 2
+        if self.budget // self.workers < self.threads:
+            # no-pool and persistent hold one connection per demo thread: they must fit.
+            raise LabStartError(
+                f"{self.workers} workers x {self.threads} threads could hold "
+                f"{self.workers * self.threads} demo connections, past the connection budget "
+                f"of {self.budget}. Use fewer --workers or --threads, or set "
+                "POOLING_LAB_CONNECTION_BUDGET (at most half of max_connections is wise)."
+            )
         self.demo_role_problem = postgres.ensure_demo_role(
             dsn, settings.LAB["DEMO_ROLE"], settings.LAB["DEMO_PASSWORD"], self.budget
         )

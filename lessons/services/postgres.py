@@ -14,10 +14,11 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import psutil
 import psycopg
 from psycopg import sql
 
-from .processes import process_alive, spawn, stop, wait_for
+from .processes import spawn, stop, wait_for
 
 # As root, PostgreSQL refuses to run; it runs as this system user instead.
 SYSTEM_USER = "embedded_postgres"
@@ -80,7 +81,7 @@ class EmbeddedPostgres:
         user = _prepare_for_root(self.data_dir)
         if not (self.data_dir / "PG_VERSION").exists():
             self._initdb(user)
-        self._clear_orphan()
+        self.clear_orphan()
         self.proc = spawn(
             [
                 str(_bin_dir() / "postgres"),
@@ -131,18 +132,29 @@ class EmbeddedPostgres:
         if result.returncode != 0:
             raise PostgresStartError(f"initdb failed:\n{result.stdout}\n{result.stderr}")
 
-    def _clear_orphan(self) -> None:
-        """Stop a server left running on this data folder by a lab that crashed."""
+    def clear_orphan(self) -> None:
+        """Stop a server left running on this data folder by a lab that crashed.
+
+        Only a postgres process serving this very folder is touched: after a reboot the
+        PID in a stale postmaster.pid may belong to anything.
+        """
         pid_file = self.data_dir / "postmaster.pid"
-        if not pid_file.exists():
-            return
         try:
             pid = int(pid_file.read_text().split()[0])
-        except (ValueError, IndexError):
+            proc = psutil.Process(pid)
+            ours = proc.name() == "postgres" and str(self.data_dir) in proc.cmdline()
+        except (OSError, ValueError, IndexError, psutil.Error):
+            return  # no pid file, no such process, or not ours to look at
+        if not ours or pid == os.getpid():
             return
-        if pid != os.getpid() and process_alive(pid):
-            os.kill(pid, signal.SIGINT)
-            wait_for(lambda: not process_alive(pid), timeout=15, what="the old PostgreSQL")
+        proc.send_signal(signal.SIGINT)
+        try:
+            wait_for(lambda: _gone(proc), timeout=15, what="the old PostgreSQL")
+        except TimeoutError as exc:
+            raise PostgresStartError(
+                f"PostgreSQL (pid {pid}) left running on {self.data_dir} did not stop; "
+                f"stop it with: kill {pid}"
+            ) from exc
 
     def _accepts(self) -> bool:
         try:
@@ -156,6 +168,14 @@ class EmbeddedPostgres:
             found = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [DATABASE])
             if found.fetchone() is None:
                 conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(DATABASE)))
+
+
+def _gone(proc: psutil.Process) -> bool:
+    # Exited; a zombie waiting for its parent to reap it counts as gone too.
+    try:
+        return proc.status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
 
 
 def server_facts(dsn: str) -> dict:

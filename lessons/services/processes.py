@@ -9,7 +9,6 @@ postgres, gunicorn or pgbouncer behind.
 from __future__ import annotations
 
 import ctypes
-import os
 import signal
 import socket
 import subprocess
@@ -84,11 +83,12 @@ def stop(proc: subprocess.Popen | None, sig: int = signal.SIGTERM, timeout: floa
 
 
 def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((host, port))
-        except OSError:
+        except (OSError, OverflowError):
             return False
     return True
 
@@ -123,13 +123,3 @@ def wait_for(check, *, timeout: float, interval: float = 0.05, proc=None, what: 
             raise RuntimeError(f"{what} exited with code {proc.returncode}")
         time.sleep(interval)
     raise TimeoutError(f"{what} was not ready after {timeout:.0f} s")
-
-
-def process_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import psycopg
 from django.db import connections
 from django.http import HttpRequest, JsonResponse
 from django.urls import reverse
@@ -77,6 +78,8 @@ def run_create(request: HttpRequest) -> JsonResponse:
         return from_bad_input(exc)
     except budget.OverBudget as exc:
         return over_budget(exc)
+    except strategies.UnknownStrategy as exc:
+        return not_found(f"strategy {exc.args[0]!r}", sorted(strategies.STRATEGIES))
     except (strategies.Unavailable, runs.LabQueueFull) as exc:
         return conflict(str(exc))
     url = reverse("api-run", args=[run.pk])
@@ -104,7 +107,18 @@ def connection_cost(request: HttpRequest) -> JsonResponse:
         samples = cost.SAMPLES.parse(request.GET.get("samples"))
     except BadInput as exc:
         return from_bad_input(exc)
-    return JsonResponse(cost.measure(samples))
+    try:
+        return JsonResponse(cost.measure(samples))
+    except psycopg.Error as exc:
+        return cost_failed(exc)
+
+
+def cost_failed(exc: Exception) -> JsonResponse:
+    """The server refused connections (the demo role's limit, a full server): a result."""
+    kind = errors.classify(exc)
+    return JsonResponse(
+        {"error": {"kind": kind.kind, "title": kind.title, "message": str(exc)}}, status=kind.status
+    )
 
 
 @require_GET

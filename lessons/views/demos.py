@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import psycopg
 from django.http import HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from .. import budget, cost, runs, strategies
+from .. import budget, cost, errors, runs, strategies
 from ..http import form_to_run
 from ..models import Run
 from ..params import BadInput
@@ -23,7 +24,14 @@ def connection_cost(request: HtmxHttpRequest) -> TemplateResponse:
             request, "lessons/demo_page.html#cost-result", {"error": exc.error}, status=400
         )
     template = "lessons/demo_page.html#cost-result" if request.htmx else "lessons/demo_page.html"
-    return TemplateResponse(request, template, {"cost": cost.measure(samples), "demo": "cost"})
+    try:
+        measured = cost.measure(samples)
+    except psycopg.Error as exc:
+        kind = errors.classify(exc)
+        return TemplateResponse(
+            request, template, {"error": f"{kind.title}: {exc}"}, status=kind.status
+        )
+    return TemplateResponse(request, template, {"cost": measured})
 
 
 @require_POST
@@ -34,6 +42,8 @@ def run_start(request: HtmxHttpRequest) -> HttpResponse:
         error, status = f"{exc.field}: {exc.error} (allowed: {exc.allowed})", 400
     except budget.OverBudget as exc:
         error, status = str(exc), 409
+    except strategies.UnknownStrategy as exc:
+        error, status = f"strategy: there is no strategy {exc.args[0]!r}", 404
     except (strategies.Unavailable, runs.LabQueueFull) as exc:
         error, status = str(exc), 409
     else:

@@ -85,7 +85,7 @@ def run_page(request: HtmxHttpRequest, run_id: int) -> TemplateResponse:
 
 @require_GET
 def compare(request: HtmxHttpRequest) -> TemplateResponse:
-    ids = [i for i in request.GET.getlist("ids") if i.isdigit()][:4]
+    ids = [i for i in request.GET.getlist("ids") if i.isdecimal() and len(i) < 12][:4]
     found = {r.pk: r for r in Run.objects.filter(pk__in=ids)}
     chosen = [runs.view_model(found[int(i)]) for i in ids if int(i) in found]
     recent = Run.objects.filter(status=Run.Status.DONE)[:20]

@@ -65,11 +65,12 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options) -> None:
         started = time.perf_counter()
+        options["demo_port"] = options["demo_port"] or options["port"] + 1
         _check_bounds(options)
         lab = Lab(
             host=options["host"],
             port=options["port"],
-            demo_port=options["demo_port"] or options["port"] + 1,
+            demo_port=options["demo_port"],
             workers=options["workers"],
             threads=options["threads"],
             database_url=os.environ.get("DATABASE_URL") or None,
@@ -86,6 +87,8 @@ class Command(BaseCommand):
             pass
         except (LabStartError, PostgresStartError) as exc:
             raise CommandError(str(exc)) from None
+        except (RuntimeError, TimeoutError) as exc:
+            raise CommandError(f"{exc}. The servers' logs are in {lab.log_dir}.") from None
         except (psycopg.Error, DatabaseError) as exc:
             raise CommandError(
                 f"The database is not reachable or refused the lab: {exc}\n"
