@@ -9,6 +9,7 @@ postgres, gunicorn or pgbouncer behind.
 from __future__ import annotations
 
 import ctypes
+import os
 import signal
 import socket
 import subprocess
@@ -19,11 +20,15 @@ PR_SET_PDEATHSIG = 1
 
 
 def _die_with_parent(sig: int):
+    parent = os.getpid()
+
     def preexec() -> None:
         # Runs in the child after the uid switch: a credential change clears the
         # parent-death signal, so it has to be set last.
         libc = ctypes.CDLL("libc.so.6", use_errno=True)
         libc.prctl(PR_SET_PDEATHSIG, sig)
+        if os.getppid() != parent:  # the parent died before prctl: nobody will signal
+            os.kill(os.getpid(), sig)
 
     return preexec
 
