@@ -30,6 +30,7 @@ DEMOS = {
         ),
         Demo("lab", "Pooling lab", frozenset({"strategy"})),
         Demo("monitor", "Connection monitor"),
+        Demo("terminate", "Kill the backends", frozenset({"strategy"})),
     ]
 }
 

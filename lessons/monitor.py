@@ -127,3 +127,25 @@ class PeakSampler:
                 self.peak = max(self.peak, count)
                 if self._stop.wait(self.interval):
                     break
+
+
+def terminate(strategy: strategies.Strategy) -> list[int]:
+    """Kill the lab's demo backends of one strategy, as a failover or an administrator would.
+
+    Only connections with the strategy's application_name, and (when the lab has its
+    demo role) of that role: never the site's own. Waits up to 2 s for each to exit.
+    """
+    role = lab.config()["DEMO_ROLE"]
+    # Choose the PIDs first, then kill exactly those: in one statement PostgreSQL may
+    # call pg_terminate_backend() before it has applied the other conditions.
+    query = "SELECT pid FROM pg_stat_activity WHERE application_name = %s" + (
+        " AND usename = %s" if role else ""
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(query, [strategy.application_name, *([role] if role else [])])
+        pids = [pid for (pid,) in cursor.fetchall()]
+        cursor.execute(
+            "SELECT pid FROM unnest(%s::int[]) AS pid WHERE pg_terminate_backend(pid, 2000)",
+            [pids],
+        )
+        return sorted(pid for (pid,) in cursor.fetchall())

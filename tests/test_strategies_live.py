@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 
 import psycopg
+import pytest
 
 from .support import pids
 
@@ -176,3 +177,57 @@ def test_native_pool_queues_requests_while_every_connection_is_busy(site):
     assert len(waited) >= 8
     stats = list(run["summary"]["pools"].values())
     assert sum(s.get("requests_queued", 0) for s in stats) >= 4
+
+
+@pytest.fixture
+def after_kill_wait():
+    yield
+    # A kill leaves dead connections in every persistent alias of the demo server;
+    # the test lab closes aliases idle for 5 s, so later tests start clean.
+    time.sleep(6)
+
+
+def kill(site, strategy: str) -> list[int]:
+    status, body = site.post_json("/api/connections/terminate", {"strategy": strategy})
+    assert status == 200, body
+    return body["terminated"]
+
+
+def test_a_killed_backend_fails_requests_without_health_checks(site, after_kill_wait):
+    params = {"conn_max_age": 597, "health_checks": False}
+    warm = site.run("persistent", params, requests=16, concurrency=8)
+    assert set(pids(warm)) <= set(kill(site, "persistent"))
+    after = site.run("persistent", params, requests=16, concurrency=8)
+    # A thread whose kept connection was killed fails its next request (Django then
+    # closes the unusable connection, and that thread's following request reconnects).
+    failed = [r for r in after["results"] if not r["ok"]]
+    assert failed
+    assert all(r["error"]["kind"] == "database-error" for r in failed)
+    assert len(failed) <= 8  # at most one per thread
+    assert not {r["backend_pid"] for r in after["results"] if r["ok"]} & set(pids(warm))
+
+
+def test_health_checks_replace_a_killed_backend_without_a_failed_request(site, after_kill_wait):
+    params = {"conn_max_age": 596, "health_checks": True}
+    warm = site.run("persistent", params, requests=16, concurrency=8)
+    assert set(pids(warm)) <= set(kill(site, "persistent"))
+    after = site.run("persistent", params, requests=16, concurrency=8)
+    assert after["summary"]["errors"] == 0
+    # Every killed connection was found dead by the health check and replaced.
+    assert not set(pids(after)) & set(pids(warm))
+    assert after["summary"]["new_backends"] >= 1
+
+
+def test_terminate_needs_a_known_strategy(site):
+    status, body = site.post_json("/api/connections/terminate", {"strategy": "nope"})
+    assert status == 404 and body["field"] == "strategy"
+    status, body = site.post_json("/api/connections/terminate", {})
+    assert status == 400 and body["field"] == "strategy"
+
+
+def test_terminate_never_touches_the_sites_own_connections(site, lab, after_kill_wait):
+    site.run("persistent", {"conn_max_age": 595}, requests=8, concurrency=4)
+    site_pids = demo_backends(lab, "site")  # application_name pooling-lab:site
+    assert site_pids
+    kill(site, "persistent")
+    assert site_pids <= demo_backends(lab, "site")

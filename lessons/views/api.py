@@ -126,6 +126,22 @@ def connection_list(request: HttpRequest) -> JsonResponse:
     return JsonResponse(monitor.snapshot())
 
 
+@require_POST
+def connection_terminate(request: HttpRequest) -> JsonResponse:
+    """Kill one strategy's demo backends (lesson 9: what health checks are for)."""
+    try:
+        body = json_body(request)
+        slug = body.get("strategy") if isinstance(body, dict) else None
+        if not isinstance(slug, str):
+            raise BadInput("strategy", "strategy is required", sorted(strategies.STRATEGIES))
+        strategy = strategies.get(slug)
+    except BadInput as exc:
+        return from_bad_input(exc)
+    except strategies.UnknownStrategy:
+        return not_found(f"strategy {slug!r}", sorted(strategies.STRATEGIES))
+    return JsonResponse({"strategy": slug, "terminated": monitor.terminate(strategy)})
+
+
 def api_not_found(request: HttpRequest, path: str) -> JsonResponse:
     return JsonResponse(
         {

@@ -8,7 +8,7 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from .. import budget, cost, errors, runs, strategies
+from .. import budget, cost, errors, monitor, runs, strategies
 from ..http import form_to_run
 from ..models import Run
 from ..params import BadInput
@@ -31,7 +31,7 @@ def connection_cost(request: HtmxHttpRequest) -> TemplateResponse:
         return TemplateResponse(
             request, template, {"error": f"{kind.title}: {exc}"}, status=kind.status
         )
-    return TemplateResponse(request, template, {"cost": measured})
+    return TemplateResponse(request, template, {"cost": measured, "demo": "cost"})
 
 
 @require_POST
@@ -61,3 +61,21 @@ def recent_runs(request: HtmxHttpRequest, slug: str) -> TemplateResponse:
     return TemplateResponse(
         request, "lessons/demos.html#recent-runs", {"recent": items, "slug": slug}
     )
+
+
+@require_POST
+def terminate(request: HtmxHttpRequest) -> HttpResponse:
+    slug = request.POST.get("strategy", "")
+    strategy = strategies.STRATEGIES.get(slug)
+    if strategy is None:
+        return TemplateResponse(
+            request,
+            "lessons/demos.html#terminated",
+            {"error": f"strategy: there is no strategy {slug!r}"},
+            status=404,
+        )
+    killed = monitor.terminate(strategy)
+    context = {"killed": killed, "strategy": strategy}
+    if request.htmx:
+        return TemplateResponse(request, "lessons/demos.html#terminated", context)
+    return TemplateResponse(request, "lessons/demo_page.html", {**context, "demo": "terminate"})
