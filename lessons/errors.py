@@ -42,6 +42,14 @@ KINDS = [
         503,
     ),
     ErrorKind(
+        "connection-lost",
+        "Connection lost",
+        "The kept connection was already dead when this request used it: the server "
+        "ended it (a restart, a failover, pg_terminate_backend). CONN_HEALTH_CHECKS "
+        "would have found that and reconnected first.",
+        503,
+    ),
+    ErrorKind(
         "improperly-configured",
         "Django refused the settings",
         "Django itself rejected this combination of database settings.",
@@ -50,6 +58,14 @@ KINDS = [
     ErrorKind("database-error", "Database error", "The database reported an error.", 503),
 ]
 BY_KIND = {k.kind: k for k in KINDS}
+# What psycopg and PostgreSQL say when a connection died under the client.
+LOST = (
+    "terminating connection",
+    "server closed the connection",
+    "connection is closed",
+    "consuming input failed",
+    "connection already closed",
+)
 
 
 def classify(exc: BaseException) -> ErrorKind:
@@ -72,4 +88,6 @@ def classify(exc: BaseException) -> ErrorKind:
         return BY_KIND["role-limit"]
     if "too many clients" in text or "remaining connection slots" in text:
         return BY_KIND["too-many-clients"]
+    if any(sign in text for sign in LOST):
+        return BY_KIND["connection-lost"]
     return BY_KIND["database-error"]

@@ -202,7 +202,9 @@ def test_a_killed_backend_fails_requests_without_health_checks(site, after_kill_
     # closes the unusable connection, and that thread's following request reconnects).
     failed = [r for r in after["results"] if not r["ok"]]
     assert failed
-    assert all(r["error"]["kind"] == "database-error" for r in failed)
+    assert all(r["error"]["kind"] == "connection-lost" for r in failed), [
+        r["error"] for r in failed
+    ]
     assert len(failed) <= 8  # at most one per thread
     assert not {r["backend_pid"] for r in after["results"] if r["ok"]} & set(pids(warm))
 
