@@ -127,3 +127,29 @@ def test_a_refused_choice_is_shown_to_the_learner(lab):
         alert.wait_for(timeout=10_000)
         # The 409 answer, swapped in: it names the budget.
         assert "connection budget" in alert.inner_text()
+
+
+def test_two_lab_runs_are_listed_and_compared_side_by_side(lab):
+    with chromium() as context:
+        page = context.new_page()
+        page.goto(lab.url + "/lessons/native-pool/")
+        form = page.locator("section.demo.lab").first
+        ids = []
+        for size in ("1", "3"):
+            form.locator("input[name='param.min_size']").fill("1")
+            form.locator("input[name='param.max_size']").fill(size)
+            form.locator("input[name='requests']").fill("8")
+            form.get_by_role("button", name="Run").click()
+            done = form.locator(".run[data-status=done] >> nth=0")
+            done.wait_for(timeout=30_000)
+            ids.append(done.get_attribute("data-run-id"))
+            # The finished run tells the page; the list of past runs then shows it.
+            form.locator(f"form.recent input[value='{ids[-1]}']").wait_for(timeout=10_000)
+        for run_id in ids:
+            form.locator(f"form.recent input[value='{run_id}']").check()
+        form.locator("form.recent").get_by_role("button", name="Compare").click()
+        page.wait_for_url("**/runs/compare/**")
+        columns = page.locator("section.compare-col").evaluate_all(
+            "cols => cols.map(c => c.getAttribute('aria-label'))"
+        )
+    assert sorted(columns) == sorted(f"Run {i}" for i in ids)

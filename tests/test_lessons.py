@@ -82,10 +82,12 @@ def test_unknown_lesson_is_a_404_page(site):
     assert status == 404 and b"Not found" in body
 
 
-def test_every_lesson_page_renders(site):
-    for slug in EXPECTED:
-        html = site.text(f"/lessons/{slug}/")
+def test_every_page_renders_without_template_leftovers(site):
+    for path in [*(f"/lessons/{slug}/" for slug in EXPECTED), "/", "/monitor/", "/runs/compare/"]:
+        html = site.text(path)
         assert "<h1>" in html and "Traceback" not in html
+        # Template syntax in the output means a tag or comment was not closed right.
+        assert "{#" not in html and "{%" not in html, path
 
 
 def test_progress_is_stored_in_postgresql_not_in_a_process(site, lab):

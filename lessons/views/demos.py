@@ -12,7 +12,7 @@ from .. import budget, cost, errors, monitor, runs, strategies
 from ..http import form_to_run
 from ..models import Run
 from ..params import BadInput
-from .pages import HtmxHttpRequest
+from .pages import HtmxHttpRequest, run_partial
 
 
 @require_GET
@@ -48,9 +48,7 @@ def run_start(request: HtmxHttpRequest) -> HttpResponse:
         error, status = str(exc), 409
     else:
         if request.htmx:
-            return TemplateResponse(
-                request, "lessons/run.html#run", {"run": runs.view_model(run)}, status=201
-            )
+            return run_partial(request, run, status=201)
         return HttpResponseRedirect(reverse("run", args=[run.pk]))
     return TemplateResponse(request, "lessons/run.html#run-error", {"error": error}, status=status)
 

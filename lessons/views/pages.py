@@ -6,6 +6,7 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
+from django_htmx.http import trigger_client_event
 from django_htmx.middleware import HtmxDetails
 
 from .. import body, content, monitor, progress, runs, strategies
@@ -75,12 +76,23 @@ def complete(request: HtmxHttpRequest, slug: str) -> HttpResponse:
 
 
 @require_GET
-def run_page(request: HtmxHttpRequest, run_id: int) -> TemplateResponse:
+def run_page(request: HtmxHttpRequest, run_id: int) -> HttpResponse:
     run = Run.objects.filter(pk=run_id).first()
     if run is None:
         raise Http404(f"No run {run_id}")
-    template = "lessons/run.html#run" if request.htmx else "lessons/run.html"
-    return TemplateResponse(request, template, {"run": runs.view_model(run)})
+    if not request.htmx:
+        return TemplateResponse(request, "lessons/run.html", {"run": runs.view_model(run)})
+    return run_partial(request, run)
+
+
+def run_partial(request: HtmxHttpRequest, run: Run, status: int = 200) -> HttpResponse:
+    """The live run block; once done it stops polling and tells the page (runDone)."""
+    response = TemplateResponse(
+        request, "lessons/run.html#run", {"run": runs.view_model(run)}, status=status
+    )
+    if run.finished_running:
+        response = trigger_client_event(response.render(), "runDone")
+    return response
 
 
 @require_GET
