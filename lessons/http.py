@@ -11,10 +11,6 @@ from .budget import OverBudget
 from .params import BadInput
 
 
-def bad_request(field: str, error: str, allowed: Any) -> JsonResponse:
-    return JsonResponse({"error": error, "field": field, "allowed": allowed}, status=400)
-
-
 def from_bad_input(exc: BadInput) -> JsonResponse:
     return JsonResponse(exc.as_json(), status=400)
 

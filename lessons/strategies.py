@@ -232,7 +232,3 @@ def get_available(slug: str) -> Strategy:
     if reason:
         raise Unavailable(reason)
     return strategy
-
-
-def for_lesson(lesson: str) -> list[Strategy]:
-    return [s for s in STRATEGIES.values() if s.lesson == lesson]

@@ -56,21 +56,20 @@ def lesson(request: HtmxHttpRequest, slug: str) -> TemplateResponse:
             "previous": previous,
             "next": following,
             "completed": slug in progress.completed(request),
-            "strategies": strategies.for_lesson(slug),
         },
     )
 
 
 @require_POST
 def complete(request: HtmxHttpRequest, slug: str) -> HttpResponse:
-    _lesson_or_404(slug)
+    item = _lesson_or_404(slug)
     done = request.POST.get("done", "true") != "false"
     progress.set_completed(request, slug, done)
     if request.htmx:
         return TemplateResponse(
             request,
             "lessons/lesson.html#complete-form",
-            {"lesson": _lesson_or_404(slug), "completed": done},
+            {"lesson": item, "completed": done},
         )
     return HttpResponseRedirect(reverse("lesson", args=[slug]))
 
