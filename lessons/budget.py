@@ -34,15 +34,6 @@ def check_choice(strategy: Strategy, params: Params) -> None:
         f"{strategy.title} with these settings could open {per_worker} connections in each of "
         f"{workers} worker processes ({per_worker * workers} in all), past the lab's connection "
         f"budget of {lab.connection_budget()} ({share} per worker). Choose smaller sizes.",
-        field=_size_field(strategy),
+        field=strategy.size_param or "strategy",
         allowed=share,
     )
-
-
-def _size_field(strategy: Strategy) -> str:
-    # The parameter that sets the size is the one to name; strategies without
-    # one are sized by the server's threads.
-    for name in ("max_size", "pool_size", "default_pool_size"):
-        if any(p.name == name for p in strategy.params):
-            return name
-    return "strategy"

@@ -27,8 +27,12 @@ class Strategy:
     params: tuple[Param, ...]
     # Turns chosen parameters into the DATABASES entry (without the shared base).
     configure: Callable[[Params], dict[str, Any]]
-    # The most connections one demo worker process can hold with these parameters.
-    per_process_max: Callable[[Params], int]
+    # The most connections one process of `threads` threads can hold with these parameters.
+    per_process: Callable[[Params, int], int]
+    # The parameter that sets the size, named in budget and sizing messages.
+    size_param: str | None = None
+    # The PgBouncer pool mode Django goes through, or None when it talks to PostgreSQL.
+    pgbouncer_mode: str | None = None
     # Why the strategy cannot run here, or None when it can.
     unavailable: Callable[[], str | None] = field(default=lambda: None)
     # Cross-parameter rules, raising BadInput.
@@ -50,6 +54,20 @@ class Strategy:
         options["application_name"] = self.application_name
         return entry
 
+    def per_process_max(self, params: Params, threads: int | None = None) -> int:
+        """Connections one process may hold (the lab's demo threads unless given)."""
+        return self.per_process(params, lab.wsgi_threads() if threads is None else threads)
+
+    def server_connections(self, params: Params, processes: int, threads: int) -> int:
+        """The most PostgreSQL connections this choice can open across `processes` processes.
+
+        Behind PgBouncer, Django's connections are PgBouncer's clients; PostgreSQL sees
+        only PgBouncer's pool, shared by every process.
+        """
+        if self.pgbouncer_mode:
+            return params["pool_size"]
+        return processes * self.per_process(params, threads)
+
     def describe(self) -> dict[str, Any]:
         reason = self.unavailable()
         return {
@@ -63,9 +81,9 @@ class Strategy:
         }
 
 
-def _threads(params: Params) -> int:
+def _threads(params: Params, threads: int) -> int:
     # Django keeps one connection per thread: a worker holds at most one per thread.
-    return lab.wsgi_threads()
+    return threads
 
 
 def _persistent(params: Params) -> dict[str, Any]:
@@ -110,6 +128,9 @@ def _pgbouncer_missing() -> str:
 
 
 POOL_SIZE_MAX = 20
+# PgBouncer's pool size is server configuration: the lab's PgBouncer has one database per
+# size and mode, so a learner's choice picks a database rather than rewriting the file.
+PGBOUNCER_POOL_MAX = 8
 
 
 def _pgbouncer(mode: str, default_size: int, summary: str) -> Strategy:
@@ -121,16 +142,27 @@ def _pgbouncer(mode: str, default_size: int, summary: str) -> Strategy:
         summary=summary,
         params=(
             Param(
-                "default_pool_size",
+                "pool_size",
                 "int",
                 default_size,
                 1,
-                POOL_SIZE_MAX,
-                "Server connections per database and user.",
+                PGBOUNCER_POOL_MAX,
+                "PgBouncer's pool_size: server connections for this database and user.",
+            ),
+            Param(
+                "conn_max_age",
+                "int",
+                0,
+                0,
+                600,
+                "Django's CONN_MAX_AGE on top: keep the client connection to PgBouncer.",
             ),
         ),
-        configure=lambda params: {},
-        per_process_max=lambda params: params["default_pool_size"],
+        configure=lambda params: {"CONN_MAX_AGE": params["conn_max_age"]},
+        # Django opens one client connection per thread, to PgBouncer.
+        per_process=_threads,
+        size_param="pool_size",
+        pgbouncer_mode=mode,
         unavailable=_pgbouncer_missing,
     )
 
@@ -147,7 +179,7 @@ STRATEGIES: dict[str, Strategy] = {
             summary="CONN_MAX_AGE = 0: a new connection for every request (Django's default).",
             params=(),
             configure=lambda params: {"CONN_MAX_AGE": 0},
-            per_process_max=_threads,
+            per_process=_threads,
         ),
         Strategy(
             slug="persistent",
@@ -161,7 +193,7 @@ STRATEGIES: dict[str, Strategy] = {
                       help="CONN_HEALTH_CHECKS: test a reused connection once per request."),
             ),
             configure=_persistent,
-            per_process_max=_threads,
+            per_process=_threads,
         ),
         Strategy(
             slug="native-pool",
@@ -182,7 +214,8 @@ STRATEGIES: dict[str, Strategy] = {
                       "CONN_MAX_AGE: anything but 0 makes Django refuse the pool."),
             ),
             configure=_native_pool,
-            per_process_max=lambda params: params["max_size"],
+            per_process=lambda params, threads: params["max_size"],
+            size_param="max_size",
             validate=_native_pool_rules,
         ),
         Strategy(
@@ -201,7 +234,8 @@ STRATEGIES: dict[str, Strategy] = {
                       "TIMEOUT: seconds a request waits before the QueuePool gives up."),
             ),
             configure=_dbcp,
-            per_process_max=lambda params: params["pool_size"] + params["max_overflow"],
+            per_process=lambda params, threads: params["pool_size"] + params["max_overflow"],
+            size_param="pool_size",
         ),
         _pgbouncer("session", 4, "Django connects to PgBouncer; a server connection stays with "
                                  "its client."),
