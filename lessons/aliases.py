@@ -1,10 +1,12 @@
-"""Live database aliases for the learners' chosen parameters, in one process.
+"""Live database aliases for the learners' chosen configurations, in one demo process.
 
-A choice of strategy and parameters becomes a Django database alias, added to
-`connections.settings` so that Django's own request cycle (close_old_connections
-on request_started/finished) manages it exactly as it would a configured one.
-Aliases are bounded: the least recently used idle one is closed to make room,
-and together they stay inside this worker's share of the connection budget.
+A learner's choice of strategy and parameters becomes a Django database alias, added to
+`connections.settings` so that Django's own request cycle (close_old_connections on
+request_started/finished) manages it exactly as it would a configured one. Each learner
+has aliases of their own (their `owner` tag), so one learner's connections never serve
+another's runs; a new `epoch` (a fresh run, "reset my lab") means new connections.
+Aliases are bounded: the least recently used idle one is closed to make room, and
+together they stay inside this process's share of the connection budget.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from django.db.backends.signals import connection_created
 from django.utils.connection import ConnectionDoesNotExist
 
 from . import budget, lab
+from .boundary import Conflict
 from .strategies import Params, Strategy
 
 
@@ -33,15 +36,33 @@ def _idle_seconds() -> float:
     return lab.config()["ALIAS_IDLE_SECONDS"]
 
 
-class LabBusy(RuntimeError):
-    """No room for another alias right now (HTTP 409); the message says why."""
+class LabBusy(Conflict):
+    """No room for another alias right now; the message says why."""
+
+
+@dataclass(frozen=True)
+class Choice:
+    """What a probe asks for: whose, which strategy and parameters, which generation."""
+
+    strategy: Strategy
+    params: Params
+    owner: str = ""
+    epoch: str = ""
+
+    @property
+    def config_key(self) -> str:
+        blob = json.dumps([self.owner, self.strategy.slug, self.params], sort_keys=True)
+        return hashlib.sha256(blob.encode()).hexdigest()[:10]
+
+    @property
+    def key(self) -> str:
+        return f"{self.config_key}.{self.epoch}"
 
 
 @dataclass
 class LiveAlias:
     name: str
-    strategy: Strategy
-    params: Params
+    choice: Choice
     size: int
     in_use: int = 0
     last_used: float = field(default_factory=time.monotonic)
@@ -58,22 +79,16 @@ _generation = 0
 _touched = threading.local()
 
 
-def _key(strategy: Strategy, params: Params) -> str:
-    blob = json.dumps([strategy.slug, params], sort_keys=True)
-    return hashlib.sha256(blob.encode()).hexdigest()[:10]
-
-
 @contextmanager
-def checkout(strategy: Strategy, params: Params) -> Iterator[str]:
+def checkout(choice: Choice) -> Iterator[str]:
     """Yield the alias name for this choice, keeping it from eviction meanwhile."""
-    key = _key(strategy, params)
     closing: list[LiveAlias] = []
     try:
         with _lock:
-            alias = _live.get(key) or _add(key, strategy, params, closing)
+            alias = _live.get(choice.key) or _add(choice, closing)
             alias.in_use += 1
             alias.last_used = time.monotonic()
-            _live.move_to_end(key)
+            _live.move_to_end(choice.key)
     finally:
         # Closing can wait on pool workers: never while holding the lock.
         for evicted in closing:
@@ -101,28 +116,41 @@ def _forget_closed(current: str) -> None:
                 del connections[name]  # this thread's wrapper of an alias now closed
 
 
-def _add(key: str, strategy: Strategy, params: Params, closing: list[LiveAlias]) -> LiveAlias:
+def _size(choice: Choice) -> int:
+    # Behind PgBouncer, Django's connections are PgBouncer's clients: PostgreSQL's
+    # budget is held by PgBouncer's pool, not by this process.
+    if choice.strategy.pgbouncer_mode:
+        return 0
+    return choice.strategy.per_process_max(choice.params)
+
+
+def _add(choice: Choice, closing: list[LiveAlias]) -> LiveAlias:
     global _generation
-    size = strategy.per_process_max(params)
     _start_sweeper()
+    # An older generation of the same configuration will never be used again.
+    for old in [a for a in _live.values() if a.choice.config_key == choice.config_key]:
+        if old.in_use == 0:
+            closing.append(_detach(old))
+    size = _size(choice)
     share = budget.share_per_worker()
     while _live and (len(_live) >= lab.config()["MAX_LIVE_ALIASES"] or _held() + size > share):
         idle = next((a for a in _live.values() if a.in_use == 0), None)
         if idle is None:
             raise LabBusy(
                 f"The lab is at its connection budget ({lab.connection_budget()} connections, "
-                f"{share} per worker) with other demos still running. Try again in a moment."
+                f"{share} per worker) with other demos still running. Try again in a moment.",
+                field="strategy",
             )
         closing.append(_detach(idle))
     _generation += 1
-    name = f"lab_{strategy.slug.replace('-', '_')}_{key}_{_generation}"
-    alias = LiveAlias(name=name, strategy=strategy, params=params, size=size)
-    entry = strategy.database(params)
+    name = f"lab_{choice.strategy.slug.replace('-', '_')}_{choice.config_key}_{_generation}"
+    alias = LiveAlias(name=name, choice=choice, size=size)
+    entry = choice.strategy.database(choice.params, choice.owner)
     connections.configure_settings({"default": {}, name: entry})  # fills Django's defaults
     # Copy-on-write: requests in other threads may be iterating the old dict
     # (close_old_connections does), and must never see it change under them.
     connections.__dict__["settings"] = {**connections.settings, name: entry}
-    _live[key] = alias
+    _live[choice.key] = alias
     _by_name[name] = alias
     return alias
 
@@ -133,7 +161,7 @@ def _held() -> int:
 
 def _detach(alias: LiveAlias) -> LiveAlias:
     """Take an alias out of use (under the lock); its connections close afterwards."""
-    _live.pop(_key(alias.strategy, alias.params), None)
+    _live.pop(alias.choice.key, None)
     _by_name.pop(alias.name, None)
     settings = dict(connections.settings)
     settings.pop(alias.name, None)
@@ -167,36 +195,31 @@ def _sweep_forever() -> None:
 
 
 def _close_connections(alias: LiveAlias) -> None:
-    """Close a detached alias's pool, or each thread's connection to it."""
-    from dj_db_conn_pool.core import pool_container
-    from django.db.backends.postgresql.base import DatabaseWrapper
-
-    pool = DatabaseWrapper._connection_pools.pop(alias.name, None)
-    if pool is not None:
-        pool.close()
-    with pool_container.lock:
-        queue_pool = pool_container.pop(alias.name, None)
-    if queue_pool is not None:
-        queue_pool.dispose()
-    for wrapper in list(alias.wrappers):
-        raw = wrapper.connection
-        if raw is not None and pool is None and queue_pool is None:
-            # Kept connections of idle threads (persistent): no request is using the
-            # alias, and psycopg connections may be closed from another thread.
-            raw.close()
+    alias.choice.strategy.pool.close(alias.name, list(alias.wrappers))
 
 
-def close_all() -> None:
-    """Close every live alias (at shutdown and in tests)."""
+def close_all(owner: str | None = None) -> int:
+    """Close every idle alias, or one learner's (after an ASGI run, at shutdown, in tests)."""
     with _lock:
-        detached = [_detach(alias) for alias in list(_live.values())]
+        detached = [
+            _detach(a)
+            for a in list(_live.values())
+            if a.in_use == 0 and (owner is None or a.choice.owner == owner)
+        ]
     for alias in detached:
         _close_connections(alias)
+    return len(detached)
 
 
 def live() -> list[LiveAlias]:
     with _lock:
         return list(_live.values())
+
+
+def wrapper_of(alias_name: str):
+    """Any wrapper made for this alias (to read its pool's statistics), or None."""
+    alias = _by_name.get(alias_name)
+    return next(iter(list(alias.wrappers)), None) if alias else None
 
 
 def _track(sender, connection, **kwargs) -> None:

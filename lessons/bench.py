@@ -52,7 +52,6 @@ def targets() -> list[Target]:
         for s in strategies.STRATEGIES.values()
         if s.unavailable() is None
     ]
-    found.append(Target("bare view (native pool)", "/bare/", "pooling-lab:bare"))
     return found
 
 

@@ -49,7 +49,7 @@ def _render(slug: str, body: str) -> tuple[list[SafeString | Embed], list[dict[s
     def place(match: re.Match) -> str:
         options = dict(pair.split("=", 1) for pair in match.group(2).split())
         try:
-            embeds.append(embed(match.group(1), len(embeds) + 1, options))
+            embeds.append(embed(match.group(1), len(embeds) + 1, options, slug))
         except (ValueError, LookupError) as exc:
             raise ValueError(f"lesson {slug}: {exc}") from exc
         return f"\n\n<!--demo:{len(embeds) - 1}-->\n\n"

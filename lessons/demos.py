@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import runs, strategies
+from . import strategies
 from .params import BadInput
 
 
@@ -25,7 +25,19 @@ DEMOS = {
         Demo(
             "burst",
             "Send requests",
-            frozenset({"strategy", "requests", "concurrency", "hold_ms", "label"}),
+            frozenset(
+                {
+                    "strategy",
+                    "requests",
+                    "concurrency",
+                    "hold_ms",
+                    "work_ms",
+                    "label",
+                    "server",
+                    "fresh",
+                    "predict",
+                }
+            ),
             True,
         ),
         Demo("lab", "Pooling lab", frozenset({"strategy"})),
@@ -42,6 +54,7 @@ class Embed:
     name: str
     number: int
     options: dict[str, str]
+    lesson: str = ""
     strategy: strategies.Strategy | None = None
     params: dict[str, Any] = field(default_factory=dict)
     run: dict[str, int] = field(default_factory=dict)
@@ -55,12 +68,14 @@ class Embed:
         return f"demo-{self.number}"
 
 
-def embed(name: str, number: int, options: dict[str, str]) -> Embed:
+def embed(name: str, number: int, options: dict[str, str], lesson: str = "") -> Embed:
     """Build an embed, failing loudly (at load) on a demo or option that does not exist."""
+    from .runs.create import FRESH, SERVERS, run_fields
+
     demo = DEMOS.get(name)
     if demo is None:
         raise ValueError(f"unknown demo {name!r}; known: {', '.join(DEMOS)}")
-    item = Embed(name, number, options)
+    item = Embed(name, number, options, lesson)
     if "strategy" in options:
         item.strategy = strategies.get(options["strategy"])
         param_names = (
@@ -73,9 +88,14 @@ def embed(name: str, number: int, options: dict[str, str]) -> Embed:
         raise ValueError(f"demo {name!r} has no option {sorted(unknown)[0]!r}")
     if item.strategy is not None:
         item.params = item.strategy.parse({k: v for k, v in options.items() if k in param_names})
-    run_raw = {k: options[k] for k in ("requests", "concurrency", "hold_ms") if k in options}
     try:
-        item.run = {f.name: f.parse(run_raw.get(f.name)) for f in runs.run_fields()}
+        item.run = {f.name: f.parse(options.get(f.name)) for f in run_fields()}
+        if "fresh" in options:
+            item.run["fresh"] = str(FRESH.parse(options["fresh"])).lower()
     except BadInput as exc:
-        raise ValueError(f"demo {name!r}: {exc}") from exc
+        raise ValueError(f"demo {name!r}: {exc.field}: {exc.message}") from exc
+    if options.get("server", "wsgi") not in SERVERS:
+        raise ValueError(f"demo {name!r}: server must be one of {', '.join(SERVERS)}")
+    if "server" in options:
+        item.run["server"] = options["server"]
     return item

@@ -12,6 +12,9 @@ class ErrorKind:
     explains: str
     status: int
 
+    def result(self, message: str) -> dict[str, str]:
+        return {"kind": self.kind, "title": self.title, "message": message}
+
 
 KINDS = [
     ErrorKind(
@@ -50,12 +53,35 @@ KINDS = [
         503,
     ),
     ErrorKind(
+        "database-down",
+        "Database not reachable",
+        "No new connection could be opened: the server (or PgBouncer) is down or restarting.",
+        503,
+    ),
+    ErrorKind(
         "improperly-configured",
         "Django refused the settings",
         "Django itself rejected this combination of database settings.",
         409,
     ),
     ErrorKind("database-error", "Database error", "The database reported an error.", 503),
+    # What a run records when the demo server itself answers no probe result.
+    ErrorKind(
+        "lab-busy",
+        "Lab at its budget",
+        "The demo server refused the request: the lab's connection budget was taken by "
+        "other demos at that moment.",
+        409,
+    ),
+    ErrorKind(
+        "demo-down",
+        "Demo server not answering",
+        "The demo server did not answer (it is restarting, or stopped).",
+        502,
+    ),
+    ErrorKind("http", "Unexpected answer", "The demo server answered something else.", 502),
+    ErrorKind("deadline", "Not sent", "The run reached its time limit first.", 504),
+    ErrorKind("cancelled", "Cancelled", "The run was cancelled before this request.", 499),
 ]
 BY_KIND = {k.kind: k for k in KINDS}
 # What psycopg and PostgreSQL say when a connection died under the client.
@@ -65,7 +91,9 @@ LOST = (
     "connection is closed",
     "consuming input failed",
     "connection already closed",
+    "the connection is lost",
 )
+DOWN = ("connection refused", "the database system is", "server login has been failing")
 
 
 def classify(exc: BaseException) -> ErrorKind:
@@ -90,4 +118,6 @@ def classify(exc: BaseException) -> ErrorKind:
         return BY_KIND["too-many-clients"]
     if any(sign in text for sign in LOST):
         return BY_KIND["connection-lost"]
+    if any(sign in text for sign in DOWN):
+        return BY_KIND["database-down"]
     return BY_KIND["database-error"]

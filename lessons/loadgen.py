@@ -1,4 +1,9 @@
-"""A small, bounded HTTP load generator for loopback demo servers."""
+"""A small, bounded HTTP load generator for loopback demo servers.
+
+Whatever the demo server answers (a probe result, a 409 at its budget, a page from a
+proxy, nothing at all) becomes one readable result per request: a run never fails
+because one answer was odd.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +15,8 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import urlsplit
+
+from . import errors
 
 Result = dict[str, Any]
 
@@ -40,6 +47,29 @@ def _get(client: _Client, base: str, path: str, timeout: float) -> tuple[int, by
     raise AssertionError("unreachable")
 
 
+def _skipped(kind: str, message: str) -> Result:
+    return {"ok": False, "ms": 0, "error": errors.BY_KIND[kind].result(message)}
+
+
+def as_result(status: int, body: bytes) -> Result:
+    """One answer of the demo server as a run result, whatever it was."""
+    try:
+        data = json.loads(body)
+    except ValueError:
+        data = None
+    if not isinstance(data, dict):
+        kind = "demo-down" if status in (502, 503, 504) else "http"
+        return {"error": errors.BY_KIND[kind].result(f"HTTP {status}: not a probe result")}
+    error = data.get("error")
+    if isinstance(error, dict) and "kind" in error:
+        return data  # the probe's own result: a pool timeout, a lost connection...
+    if error is not None:
+        # The demo server refused the probe itself (its budget, a bad parameter).
+        kind = "lab-busy" if status == 409 else "http"
+        return {"error": errors.BY_KIND[kind].result(str(error))}
+    return data
+
+
 def fetch_json(
     base: str,
     paths: list[str],
@@ -48,44 +78,39 @@ def fetch_json(
     deadline_s: float,
     on_result: Callable[[int, Result], None],
     timeout: float = 40,
+    stop: threading.Event | None = None,
 ) -> None:
-    """GET every path (at most `concurrency` at once) and hand each parsed result on.
+    """GET every path (at most `concurrency` at once) and hand each result on.
 
-    Bounded in count (the paths) and in time: past the deadline the remaining
-    requests are reported as skipped instead of sent.
+    Bounded in count (the paths) and in time: past the deadline, or once `stop` is set
+    (a cancelled run), the remaining requests are reported as not sent.
     """
     opened: list[http.client.HTTPConnection] = []
     client = _Client(opened)
     stop_at = time.monotonic() + deadline_s
 
     def one(index: int, path: str) -> None:
+        if stop is not None and stop.is_set():
+            on_result(index, _skipped("cancelled", "not sent: the run was cancelled"))
+            return
         if time.monotonic() > stop_at:
-            on_result(
-                index,
-                {
-                    "ok": False,
-                    "ms": 0,
-                    "error": {
-                        "kind": "deadline",
-                        "title": "Run deadline",
-                        "message": f"not sent: past the {deadline_s:.0f} s limit",
-                    },
-                },
-            )
+            on_result(index, _skipped("deadline", f"not sent: past the {deadline_s:.0f} s limit"))
             return
         start = time.perf_counter()
         try:
             status, body = _get(client, base, path, timeout)
-            data = json.loads(body)
-        except (OSError, http.client.HTTPException, ValueError) as exc:
-            status, data = 0, {"error": {"kind": "http", "title": "No answer", "message": str(exc)}}
+            data = as_result(status, body)
+        except (OSError, http.client.HTTPException) as exc:
+            status, data = 0, {"error": errors.BY_KIND["demo-down"].result(str(exc))}
         data["ms"] = round((time.perf_counter() - start) * 1000, 3)
         data["ok"] = status == 200 and "error" not in data
         data["http_status"] = status
         on_result(index, data)
 
-    with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="load") as pool:
-        for index, path in enumerate(paths):
-            pool.submit(one, index, path)
-    for conn in opened:
-        conn.close()
+    try:
+        with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="load") as pool:
+            for index, path in enumerate(paths):
+                pool.submit(one, index, path)
+    finally:
+        for conn in opened:
+            conn.close()

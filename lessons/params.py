@@ -6,20 +6,17 @@ import math
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from .boundary import LabError
+
 ParamType = Literal["int", "float", "bool", "seconds_or_none"]
 
 
-class BadInput(ValueError):
+class BadInput(LabError):
     """A value a learner sent that is not allowed; becomes a 400 naming the field."""
 
     def __init__(self, field: str, error: str, allowed: Any) -> None:
-        super().__init__(f"{field}: {error}")
-        self.field = field
+        super().__init__(error, field=field, allowed=allowed)
         self.error = error
-        self.allowed = allowed
-
-    def as_json(self) -> dict[str, Any]:
-        return {"error": self.error, "field": self.field, "allowed": self.allowed}
 
 
 TRUE = {"1", "true", "on", "yes"}

@@ -1,82 +1,175 @@
-"""One probe: take a connection the way the strategy does, ask for the backend PID."""
+"""One probe: take a connection the way the strategy does, ask for the backend PID.
+
+The probe is the demo servers' whole job, so its hot path does only what a learner needs
+to see: parameters are parsed once per distinct query string, a connection's start time is
+read once per connection, and a pool's statistics are asked for separately, after a run.
+"""
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 import time
 import weakref
+from collections import OrderedDict
 from datetime import UTC, datetime
 from typing import Any
 
 from django.db import connections
 
-from . import errors
+from . import aliases, budget, errors, lab, strategies
+from .backends import Acquired
+from .params import BadInput, Param
+
+HOLD = Param("hold_ms", "int", 0, 0, 2000, "Milliseconds each request keeps its connection busy.")
+WORK = Param(
+    "work_ms",
+    "int",
+    0,
+    0,
+    2000,
+    "Milliseconds of other work after the query; Django keeps the connection until the "
+    "request ends.",
+)
+OWNER_CHARS = set("0123456789abcdef")
+
+PID_SQL = "SELECT pg_backend_pid(), NULL, pg_sleep(%s)"
+# A new connection's start time is read with its first query: (pid, start) names a
+# backend for good, where a PID alone may be reused by the operating system.
+START_SQL = (
+    "SELECT pid, backend_start, pg_sleep(%s) FROM pg_stat_activity WHERE pid = pg_backend_pid()"
+)
 
 _seen_lock = threading.Lock()
-# The connections this worker process has been served by, for `new_backend`. Kept by
-# connection object, not by PID: the operating system reuses PIDs (pid_max may be as
-# low as 32768), and a new backend with an old PID is still a new connection.
+# Connections this process has been served by, for `new_backend`, kept by connection object.
 _seen: weakref.WeakSet = weakref.WeakSet()
+_starts: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+# Behind PgBouncer the client connection is not the backend: keep the backends themselves.
+_seen_servers: OrderedDict[tuple[int, str], None] = OrderedDict()
 
 
-def _ms(start: float, end: float) -> float:
-    return round((end - start) * 1000, 3)
+@functools.lru_cache(maxsize=512)
+def parse(slug: str, query: tuple[tuple[str, str], ...]) -> tuple[aliases.Choice, int, int]:
+    """The choice, hold_ms and work_ms a probe URL asks for (BadInput on a bad value)."""
+    strategy = strategies.get(slug)
+    raw = dict(query)
+    hold_ms = HOLD.parse(raw.pop("hold_ms", None))
+    work_ms = WORK.parse(raw.pop("work_ms", None))
+    owner, epoch = raw.pop("owner", ""), raw.pop("epoch", "")
+    if len(owner) > 16 or not set(owner) <= OWNER_CHARS:
+        raise BadInput("owner", "owner must be a learner's tag", "up to 16 hex digits")
+    if len(epoch) > 32 or (not epoch.replace(".", "").isalnum() and epoch):
+        raise BadInput("epoch", "epoch must be a short token", "letters, digits and dots")
+    params = strategy.parse(raw)
+    budget.check_choice(strategy, params, lab.demo_server())
+    return aliases.Choice(strategy, params, owner, epoch), hold_ms, work_ms
 
 
-def measure(alias: str, slug: str, hold_ms: int) -> dict[str, Any]:
+def _ms(seconds: float) -> float:
+    return round(seconds * 1000, 3)
+
+
+def _driver(raw):
+    return getattr(raw, "driver_connection", raw)  # under SQLAlchemy's pool wrapper
+
+
+def _is_new(choice: aliases.Choice, raw, pid: int, start: str | None) -> bool:
+    with _seen_lock:
+        if choice.strategy.pgbouncer_mode:
+            key = (pid, start or "")
+            new = key not in _seen_servers
+            _seen_servers[key] = None
+            while len(_seen_servers) > 4096:
+                _seen_servers.popitem(last=False)
+            return new
+        new = raw not in _seen
+        _seen.add(raw)
+        return new
+
+
+def _query(cursor, raw, choice: aliases.Choice, hold_ms: int) -> tuple[int, str | None]:
+    known = None if choice.strategy.pgbouncer_mode else _starts.get(raw)
+    cursor.execute(PID_SQL if known else START_SQL, [hold_ms / 1000])
+    pid, start, _ = cursor.fetchone()
+    if known:
+        return pid, known
+    start = start.isoformat() if start else None
+    if not choice.strategy.pgbouncer_mode:
+        _starts[raw] = start
+    return pid, start
+
+
+def measure(alias: str, choice: aliases.Choice, hold_ms: int, work_ms: int) -> dict[str, Any]:
     """Run the probe on `alias`; errors come back as a result, not an exception."""
     result: dict[str, Any] = {
-        "strategy": slug,
+        "strategy": choice.strategy.slug,
         "backend_pid": None,
+        "backend_start": None,
         "worker_pid": os.getpid(),
         "thread": threading.current_thread().name,
         "new_backend": False,
+        "wait_ms": None,
         "connect_ms": None,
+        "check_ms": 0.0,
         "query_ms": None,
         "at": datetime.now(UTC).isoformat(),
     }
     conn = connections[alias]
+    conn.acquired = Acquired()
+    result["asked_at"] = time.time()
     start = time.perf_counter()
+    had_connection = conn.connection is not None
     try:
+        # What Django does first in cursor(): with CONN_HEALTH_CHECKS, test a reused
+        # connection (and drop it if dead), so that a reconnect shows in connect_ms.
+        conn.close_if_health_check_failed()
+        checked = time.perf_counter()
         conn.ensure_connection()
-        connected = time.perf_counter()
-        result["connect_ms"] = _ms(start, connected)
+        acquired = conn.acquired
+        ready = time.perf_counter()
+        result.update(
+            check_ms=_ms(checked - start) if had_connection else 0.0,
+            wait_ms=_ms(acquired.wait_s),
+            connect_ms=_ms(acquired.connect_s),
+            opened=acquired.opened,
+            acquired_at=result["asked_at"] + (ready - start),
+        )
+        raw = _driver(conn.connection)
         with conn.cursor() as cursor:
-            cursor.execute("SELECT pg_backend_pid(), pg_sleep(%s)", [hold_ms / 1000])
-            pid = cursor.fetchone()[0]
-        result["query_ms"] = _ms(connected, time.perf_counter())
+            pid, backend_start = _query(cursor, raw, choice, hold_ms)
+        result["query_ms"] = _ms(time.perf_counter() - ready)
     except Exception as exc:
         kind = errors.classify(exc)
         result["error"] = {"kind": kind.kind, "title": kind.title, "message": str(exc)}
-        result["waited_ms"] = _ms(start, time.perf_counter())
+        result["wait_ms"] = _ms(time.perf_counter() - start)
         return result
-    raw = conn.connection
-    raw = getattr(raw, "driver_connection", raw)  # under SQLAlchemy's pool wrapper
-    with _seen_lock:
-        result["new_backend"] = raw not in _seen
-        _seen.add(raw)
-    result["backend_pid"] = pid
-    result["pool"] = pool_stats(conn)
+    if work_ms:
+        time.sleep(work_ms / 1000)  # other work; Django still holds the connection
+    result.update(
+        backend_pid=pid,
+        backend_start=backend_start,
+        new_backend=_is_new(choice, raw, pid, backend_start),
+        raw=raw,
+    )
     return result
 
 
-def pool_stats(conn) -> dict[str, Any] | None:
-    """The pool's own view, beside the probe: psycopg_pool stats or QueuePool status."""
-    psycopg_pool = getattr(conn, "pool", None)
-    if psycopg_pool is not None and hasattr(psycopg_pool, "get_stats"):
-        stats = psycopg_pool.get_stats()
-        return {"kind": "psycopg_pool", **stats}
-    from dj_db_conn_pool.core import pool_container
+def probe(choice: aliases.Choice, hold_ms: int, work_ms: int = 0) -> dict[str, Any]:
+    """Check out the choice's alias, measure, release; say whether the release closed it."""
+    with aliases.checkout(choice) as alias:
+        result = measure(alias, choice, hold_ms, work_ms)
+    raw = result.pop("raw", None)
+    result["released_at"] = time.time()
+    result["closed"] = bool(raw is not None and raw.closed)
+    return result
 
-    queue_pool = pool_container.get(conn.alias) if pool_container.has(conn.alias) else None
-    if queue_pool is not None:
-        return {
-            "kind": "QueuePool",
-            "size": queue_pool.size(),
-            "checked_out": queue_pool.checkedout(),
-            "overflow": queue_pool.overflow(),
-            "checked_in": queue_pool.checkedin(),
-            "status": queue_pool.status(),
-        }
-    return None
+
+def stats(choice: aliases.Choice) -> dict[str, Any]:
+    """The pool's own view in this process, asked for once a run is over."""
+    for alias in aliases.live():
+        if alias.choice == choice:
+            wrapper = aliases.wrapper_of(alias.name)
+            pool = choice.strategy.pool.stats(wrapper) if wrapper else None
+            return {"worker_pid": os.getpid(), "pool": pool}
+    return {"worker_pid": os.getpid(), "pool": None}

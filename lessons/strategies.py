@@ -12,7 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import lab
+from . import lab, pools
+from .boundary import Conflict, NotFound
 from .params import BadInput, Param, ensure_known, parse_all
 
 Params = dict[str, Any]
@@ -33,6 +34,8 @@ class Strategy:
     size_param: str | None = None
     # The PgBouncer pool mode Django goes through, or None when it talks to PostgreSQL.
     pgbouncer_mode: str | None = None
+    # The pool inside the Django process: its statistics and how to close it.
+    pool: pools.Pool = pools.NONE
     # Why the strategy cannot run here, or None when it can.
     unavailable: Callable[[], str | None] = field(default=lambda: None)
     # Cross-parameter rules, raising BadInput.
@@ -42,16 +45,20 @@ class Strategy:
     def application_name(self) -> str:
         return f"pooling-lab:{self.slug}"
 
+    def application_name_for(self, owner: str) -> str:
+        """pooling-lab:<slug>, plus the learner's tag: whose connection it is."""
+        return f"{self.application_name}:{owner}" if owner else self.application_name
+
     def parse(self, raw: dict[str, Any]) -> Params:
         ensure_known({p.name for p in self.params}, raw, self.slug)
         params = parse_all(self.params, raw)
         self.validate(params)
         return params
 
-    def database(self, params: Params) -> dict[str, Any]:
-        entry = {**lab.demo_database(), **self.configure(params)}
+    def database(self, params: Params, owner: str = "", server: str | None = None) -> dict:
+        entry = {**lab.demo_database(server), **self.configure(params)}
         options = entry.setdefault("OPTIONS", {})
-        options["application_name"] = self.application_name
+        options["application_name"] = self.application_name_for(owner)
         return entry
 
     def per_process_max(self, params: Params, threads: int | None = None) -> int:
@@ -93,6 +100,17 @@ def _persistent(params: Params) -> dict[str, Any]:
     }
 
 
+def _pgbouncer_database(mode: str, params: Params) -> dict[str, Any]:
+    """Django -> PgBouncer: its address, and the database of the chosen mode and size."""
+    bouncer = lab.pgbouncer()
+    return {
+        "HOST": bouncer["host"] if bouncer else "",
+        "PORT": bouncer["port"] if bouncer else "",
+        "NAME": f"pooling_lab_{mode}_p{params['pool_size']}",
+        "CONN_MAX_AGE": params["conn_max_age"],
+    }
+
+
 def _native_pool(params: Params) -> dict[str, Any]:
     pool = {k: params[k] for k in ("min_size", "max_size", "timeout", "max_idle", "max_lifetime")}
     return {"CONN_MAX_AGE": params["conn_max_age"], "OPTIONS": {"pool": pool}}
@@ -109,7 +127,8 @@ def _native_pool_rules(params: Params) -> None:
 
 def _dbcp(params: Params) -> dict[str, Any]:
     return {
-        "ENGINE": "dj_db_conn_pool.backends.postgresql",
+        # dj_db_conn_pool.backends.postgresql with a stopwatch (lessons.backends).
+        "ENGINE": "lessons.backends.dbcp",
         "POOL_OPTIONS": {
             "POOL_SIZE": params["pool_size"],
             "MAX_OVERFLOW": params["max_overflow"],
@@ -119,11 +138,14 @@ def _dbcp(params: Params) -> dict[str, Any]:
     }
 
 
-def _pgbouncer_missing() -> str:
+def _pgbouncer_missing() -> str | None:
+    if lab.pgbouncer():
+        return None
     return (
-        "PgBouncer demos are not wired into this lab yet. To try PgBouncer yourself, install it "
-        "(Debian/Ubuntu: sudo apt-get install pgbouncer; macOS: brew install pgbouncer) and "
-        "follow the configuration in this lesson."
+        "PgBouncer is not running in this lab: its binary was not found when the lab "
+        "started. Install it (Debian/Ubuntu: sudo apt-get install pgbouncer; macOS: "
+        "brew install pgbouncer), or point PGBOUNCER_BIN at it, then restart the lab with "
+        "uv run manage.py tutorial."
     )
 
 
@@ -158,7 +180,7 @@ def _pgbouncer(mode: str, default_size: int, summary: str) -> Strategy:
                 "Django's CONN_MAX_AGE on top: keep the client connection to PgBouncer.",
             ),
         ),
-        configure=lambda params: {"CONN_MAX_AGE": params["conn_max_age"]},
+        configure=lambda params: _pgbouncer_database(mode, params),
         # Django opens one client connection per thread, to PgBouncer.
         per_process=_threads,
         size_param="pool_size",
@@ -216,6 +238,7 @@ STRATEGIES: dict[str, Strategy] = {
             configure=_native_pool,
             per_process=lambda params, threads: params["max_size"],
             size_param="max_size",
+            pool=pools.PSYCOPG,
             validate=_native_pool_rules,
         ),
         Strategy(
@@ -236,6 +259,7 @@ STRATEGIES: dict[str, Strategy] = {
             configure=_dbcp,
             per_process=lambda params, threads: params["pool_size"] + params["max_overflow"],
             size_param="pool_size",
+            pool=pools.QUEUE,
         ),
         _pgbouncer("session", 4, "Django connects to PgBouncer; a server connection stays with "
                                  "its client."),
@@ -245,19 +269,31 @@ STRATEGIES: dict[str, Strategy] = {
 # fmt: on
 
 
-class UnknownStrategy(LookupError):
-    pass
+class UnknownStrategy(NotFound):
+    def __init__(self, slug: str) -> None:
+        super().__init__(
+            f"there is no strategy {slug!r}", field="strategy", allowed=sorted(STRATEGIES)
+        )
+        self.slug = slug
 
 
-class Unavailable(RuntimeError):
-    pass
+class Unavailable(Conflict):
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason, field="strategy", extra={"reason": reason})
 
 
 def get(slug: str) -> Strategy:
     try:
         return STRATEGIES[slug]
-    except KeyError:
-        raise UnknownStrategy(slug) from None
+    except (KeyError, TypeError):
+        raise UnknownStrategy(str(slug)) from None
+
+
+def from_field(value: Any) -> Strategy:
+    """The strategy a request names in its `strategy` field: 400 when missing, 404 unknown."""
+    if not isinstance(value, str) or not value:
+        raise BadInput("strategy", "strategy is required", sorted(STRATEGIES))
+    return get(value)
 
 
 def get_available(slug: str) -> Strategy:

@@ -62,6 +62,7 @@ def lab(django_db_setup, django_db_blocker, tmp_path_factory):
     instance = Lab(
         port=free_port(),
         demo_port=free_port(),
+        asgi_port=free_port(),
         workers=2,
         threads=4,
         database_url=url,
@@ -72,6 +73,8 @@ def lab(django_db_setup, django_db_blocker, tmp_path_factory):
         WSGI_URL=instance.demo_url,
         WSGI_WORKERS=2,
         WSGI_THREADS=4,
+        ASGI_URL=instance.asgi_url,
+        ASGI_WORKERS=1,
         CONNECTION_BUDGET=instance.budget,
     )
     try:
@@ -89,6 +92,12 @@ def site(lab) -> Http:
 @pytest.fixture
 def demo(lab) -> Http:
     return Http(lab.demo_url)
+
+
+@pytest.fixture
+def learner(lab) -> Http:
+    """A second learner: a browser of their own (their own session and cookies)."""
+    return Http(lab.url)
 
 
 def pytest_sessionfinish(session, exitstatus):

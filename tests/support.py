@@ -92,8 +92,23 @@ class Http:
         concurrency: int = 1,
         hold_ms: int = 0,
         timeout: float = 90,
+        **fields: Any,
     ) -> dict:
         """Start a run through the API and wait until it is done."""
+        created = self.start(strategy, params, requests, concurrency, hold_ms, **fields)
+        run = self.wait(created["url"], timeout)
+        assert run["status"] == "done", run.get("error")
+        return run
+
+    def start(
+        self,
+        strategy: str,
+        params: dict | None = None,
+        requests: int = 10,
+        concurrency: int = 1,
+        hold_ms: int = 0,
+        **fields: Any,
+    ) -> dict:
         status, created = self.post_json(
             "/api/runs",
             {
@@ -102,17 +117,21 @@ class Http:
                 "requests": requests,
                 "concurrency": concurrency,
                 "hold_ms": hold_ms,
+                **fields,
             },
         )
         assert status == 201, created
+        return created
+
+    def wait(self, url: str, timeout: float = 90) -> dict:
+        """Poll a run until it has finished, however it finished."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            _, run = self.get_json(created["url"])
-            if run["status"] in {"done", "failed"}:
-                assert run["status"] == "done", run.get("error")
+            _, run = self.get_json(url)
+            if run["status"] in {"done", "failed", "cancelled"}:
                 return run
             time.sleep(0.1)
-        raise AssertionError(f"run {created['id']} did not finish in {timeout} s")
+        raise AssertionError(f"{url} did not finish in {timeout} s")
 
 
 def pids(run: dict) -> list[int]:

@@ -33,10 +33,15 @@ def open_backends(lab) -> set[int]:
     return {pid for pid, port in rows if port in ours}
 
 
-def probe_once(slug: str, **raw) -> int:
+def choice(slug: str, owner: str = "", epoch: str = "", **raw) -> aliases.Choice:
     strategy = strategies.get(slug)
-    with aliases.checkout(strategy, strategy.parse(raw)) as alias:
-        result = probe.measure(alias, slug, 0)
+    return aliases.Choice(strategy, strategy.parse(raw), owner, epoch)
+
+
+def probe_once(slug: str, owner: str = "", epoch: str = "", **raw) -> int:
+    picked = choice(slug, owner, epoch, **raw)
+    with aliases.checkout(picked) as alias:
+        result = probe.measure(alias, picked, 0, 0)
         close_old_connections()  # what request_finished does at the end of a request
     assert "error" not in result, result.get("error")
     return result["backend_pid"]
@@ -66,19 +71,43 @@ def test_closing_a_pool_alias_returns_all_its_connections(registry, lab):
 
 def test_an_alias_in_use_is_not_evicted_and_the_lab_says_it_is_busy(registry, lab, settings):
     settings.LAB = {**settings.LAB, "MAX_LIVE_ALIASES": 1}
-    persistent = strategies.get("persistent")
     with (
-        aliases.checkout(persistent, persistent.parse({"conn_max_age": "10"})),
+        aliases.checkout(choice("persistent", conn_max_age="10")),
         pytest.raises(aliases.LabBusy, match="connection budget"),
-        aliases.checkout(persistent, persistent.parse({"conn_max_age": "11"})),
+        aliases.checkout(choice("persistent", conn_max_age="11")),
     ):
         pass
 
 
+def test_each_learner_gets_connections_of_their_own(registry, lab):
+    mine = probe_once("persistent", owner="aaaa0001", conn_max_age="600")
+    theirs = probe_once("persistent", owner="bbbb0002", conn_max_age="600")
+    # Same strategy and parameters, different learners: never the same backend.
+    assert mine != theirs
+    assert probe_once("persistent", owner="aaaa0001", conn_max_age="600") == mine
+
+
+def test_a_new_epoch_closes_the_old_connections_of_that_configuration(registry, lab):
+    old = probe_once("persistent", owner="aaaa0001", epoch="0.0", conn_max_age="600")
+    new = probe_once("persistent", owner="aaaa0001", epoch="0.1", conn_max_age="600")
+    # A fresh start: a new connection, and the old one is closed, not left idle.
+    assert new != old
+    assert old not in open_backends(lab)
+    assert len(aliases.live()) == 1
+
+
 def test_budget_refuses_a_choice_that_alone_breaks_it(lab):
     dbcp = strategies.get("dbcp")
+    share = lab_slices(lab)["wsgi"] // 2
     with pytest.raises(budget.OverBudget) as caught:
         budget.check_choice(dbcp, dbcp.parse({"pool_size": "20", "max_overflow": "20"}))
     assert caught.value.field == "pool_size"
-    assert caught.value.allowed == lab.budget // 2
+    # The WSGI demo server's slice of the budget, shared by its 2 worker processes.
+    assert caught.value.allowed == share
     budget.check_choice(dbcp, dbcp.parse({"pool_size": "5", "max_overflow": "5"}))
+
+
+def lab_slices(lab) -> dict[str, int]:
+    from lessons import lab as lab_config
+
+    return lab_config.budget_slices(lab.budget)

@@ -28,8 +28,7 @@ def test_strategies_list_every_registry_entry_with_params(site):
         "max": 3600,
         "help": "Seconds a connection is kept; none keeps it without limit.",
     }
-    pgbouncer = body[5]
-    assert pgbouncer["available"] is False and "pgbouncer" in pgbouncer["reason"]
+    assert body[5]["params"]["pool_size"]["max"] == 8
 
 
 def test_lab_reports_the_demo_server_it_really_runs(site, lab):
@@ -41,9 +40,12 @@ def test_lab_reports_the_demo_server_it_really_runs(site, lab):
         "threads": 4,
         "url": lab.demo_url,
     }
+    assert body["asgi"] == {"server": "uvicorn", "workers": 1, "url": lab.asgi_url}
     assert body["postgres"]["max_connections"] >= 20
-    # Default budget: half of max_connections (nothing configured in the tests).
+    # Default budget: half of max_connections (nothing configured in the tests), split
+    # into the demo roles' slices.
     assert body["connection_budget"] == body["postgres"]["max_connections"] // 2
+    assert sum(body["budget_slices"].values()) == body["connection_budget"]
     assert body["demo_role"] == "pooling_lab_demo"
 
 
@@ -52,8 +54,9 @@ def test_probe_answers_with_a_real_backend_pid(demo, site):
     assert status == 200
     assert isinstance(body["backend_pid"], int) and body["backend_pid"] > 0
     assert body["strategy"] == "no-pool"
-    assert body["connect_ms"] > 0 and body["query_ms"] > 0
-    assert set(body) >= {"worker_pid", "thread", "new_backend", "at"}
+    # Without a pool the request opens its own connection: no wait, a connect time.
+    assert body["wait_ms"] == 0 and body["connect_ms"] > 0 and body["query_ms"] > 0
+    assert set(body) >= {"worker_pid", "thread", "new_backend", "at", "backend_start"}
 
 
 def test_probe_hold_ms_keeps_the_connection_busy(demo):
@@ -80,7 +83,7 @@ def test_probe_hold_ms_keeps_the_connection_busy(demo):
         ("/probe/native-pool/?min_size=5&max_size=2", 400, "min_size"),
         ("/probe/native-pool/?timeout=0", 400, "timeout"),
         ("/probe/dbcp/?pool_size=1e9", 400, "pool_size"),
-        ("/probe/pgbouncer-transaction/", 409, "strategy"),
+        ("/probe/no-pool/?owner=zz", 400, "owner"),
     ],
 )
 def test_bad_probe_input_gets_a_4xx_naming_the_field(demo, path, status, field):
@@ -95,7 +98,7 @@ def test_a_choice_past_the_budget_is_refused_naming_it(demo, lab):
     status, body = demo.get_json("/probe/dbcp/?pool_size=20&max_overflow=20")
     assert status == 409
     assert body["field"] == "pool_size"
-    assert f"budget of {lab.budget}" in body["error"]
+    assert "slice of the connection budget" in body["error"]
 
 
 @pytest.mark.parametrize(
@@ -106,6 +109,10 @@ def test_a_choice_past_the_budget_is_refused_naming_it(demo, lab):
         ({"strategy": "no-pool", "requests": 0}, "requests"),
         ({"strategy": "no-pool", "concurrency": 33}, "concurrency"),
         ({"strategy": "no-pool", "hold_ms": 5000}, "hold_ms"),
+        # 500 x 2000 ms / 1 would keep the demo server busy for 1,000 s.
+        ({"strategy": "no-pool", "requests": 500, "hold_ms": 2000}, "requests"),
+        ({"strategy": "no-pool", "server": "cgi"}, "server"),
+        ({"strategy": "no-pool", "fresh": "perhaps"}, "fresh"),
         ({"strategy": "persistent", "params": {"conn_max_age": -1}}, "conn_max_age"),
         ({"strategy": "persistent", "params": []}, "params"),
         (["not", "an", "object"], "body"),
@@ -121,12 +128,6 @@ def test_run_for_an_unknown_strategy_is_404(site):
     status, answer = site.post_json("/api/runs", {"strategy": "nope"})
     assert status == 404 and answer["field"] == "strategy"
     assert "no-pool" in answer["allowed"]
-
-
-def test_run_for_unavailable_strategy_is_409_with_the_reason(site):
-    status, answer = site.post_json("/api/runs", {"strategy": "pgbouncer-session"})
-    assert status == 409
-    assert "pgbouncer" in answer["reason"].lower()
 
 
 def test_run_post_without_csrf_is_refused(site):
@@ -152,7 +153,7 @@ def test_malformed_json_is_400(site):
 
 def test_unknown_run_and_unknown_api_path_are_404_json(site):
     status, body = site.get_json("/api/runs/999999")
-    assert status == 404 and body["field"] == "id"
+    assert status == 404 and body["field"] == "path"
     status, body = site.get_json("/api/nothing-here")
     assert status == 404 and "strategies" in body["allowed"]
 

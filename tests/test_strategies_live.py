@@ -17,11 +17,13 @@ WORKER_THREADS = 2 * 4
 
 
 def demo_backends(lab, strategy: str) -> set[int]:
+    """Backends of a strategy, every learner's (pooling-lab:<slug> or pooling-lab:<slug>:*)."""
     dsn = lab.database_url.replace("postgres://", "postgresql://", 1)
     with psycopg.connect(dsn, autocommit=True) as conn:
         rows = conn.execute(
-            "SELECT pid FROM pg_stat_activity WHERE application_name = %s",
-            [f"pooling-lab:{strategy}"],
+            "SELECT pid FROM pg_stat_activity"
+            " WHERE application_name = %s OR application_name LIKE %s",
+            [f"pooling-lab:{strategy}", f"pooling-lab:{strategy}:%"],
         ).fetchall()
     return {pid for (pid,) in rows}
 
@@ -33,9 +35,19 @@ def test_no_pool_gives_every_request_a_new_backend(site, lab):
     # CONN_MAX_AGE = 0: each request connects, and closes at request_finished.
     assert summary["distinct_backend_pids"] == 10
     assert summary["new_backends"] == 10
-    assert all(r["connect_ms"] > 0.5 for r in run["results"])
+    # The request opened its connection itself: connect time, no wait for a pool.
+    assert all(r["connect_ms"] > 0.5 and r["wait_ms"] == 0 for r in run["results"])
+    # One at a time, each closed before the next opened: never two open at once.
+    assert summary["peak_server_connections"] == 1
     # Closed at the end of each request: none of them is still open.
     assert not demo_backends(lab, "no-pool") & set(pids(run))
+
+
+def test_no_pool_at_concurrency_eight_holds_at_most_eight_at_once(site):
+    run = site.run("no-pool", requests=24, concurrency=8, hold_ms=100)
+    # Eight requests in flight, each with its own connection for 100 ms.
+    assert 2 <= run["summary"]["peak_server_connections"] <= 8
+    assert run["summary"]["distinct_backend_pids"] == 24
 
 
 def test_persistent_reuses_at_most_workers_x_threads_backends(site):
@@ -65,7 +77,6 @@ def test_persistent_opens_new_backends_once_the_age_has_run_out(site):
 
 
 def test_native_pool_never_exceeds_workers_x_max_size(site, lab):
-    wait_until_no_backends(lab, "native-pool")
     params = {"min_size": 1, "max_size": 2, "timeout": 10}
     run = site.run("native-pool", params, requests=40, concurrency=8, hold_ms=20)
     summary = run["summary"]
@@ -91,7 +102,7 @@ def test_native_pool_timeout_is_a_lesson_result_not_a_crash(site):
         "couldn't get a connection after 0.20 sec" in r["error"]["message"] for r in timeouts
     )
     # They waited the pool's timeout before giving up.
-    assert all(r["waited_ms"] >= 190 for r in timeouts)
+    assert all(r["wait_ms"] >= 190 for r in timeouts)
 
 
 def test_native_pool_with_conn_max_age_shows_djangos_own_error(demo):
@@ -101,16 +112,7 @@ def test_native_pool_with_conn_max_age_shows_djangos_own_error(demo):
     assert body["error"]["message"] == "Pooling doesn't support persistent connections."
 
 
-def wait_until_no_backends(lab, strategy: str, timeout: float = 20) -> None:
-    """Other tests' aliases of this strategy close after 5 idle seconds; wait for that."""
-    deadline = time.monotonic() + timeout
-    while demo_backends(lab, strategy) and time.monotonic() < deadline:
-        time.sleep(0.25)
-    assert not demo_backends(lab, strategy)
-
-
 def test_dbcp_stays_within_pool_size_plus_overflow(site, lab):
-    wait_until_no_backends(lab, "dbcp")
     params = {"pool_size": 2, "max_overflow": 1, "timeout": 10}
     run = site.run("dbcp", params, requests=30, concurrency=8, hold_ms=50)
     assert run["summary"]["ok"] == 30
@@ -137,7 +139,8 @@ def test_idle_aliases_are_closed_and_return_every_connection(site, lab):
         ("dbcp", {"pool_size": 2, "max_overflow": 1}),
     ]:
         site.run(strategy, params, requests=12, concurrency=4)
-    # The test lab closes aliases idle for 5 s; then nothing of theirs is left.
+    # The test lab closes aliases idle for 5 s; then nothing of theirs is left (other
+    # tests' connections of these strategies close the same way).
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         left = {s: demo_backends(lab, s) for s in ("persistent", "native-pool", "dbcp")}
@@ -147,24 +150,46 @@ def test_idle_aliases_are_closed_and_return_every_connection(site, lab):
     assert not any(left.values()), left
 
 
-def test_demo_role_enforces_the_budget_inside_postgresql(lab):
+def test_demo_roles_enforce_their_slices_of_the_budget_inside_postgresql(lab):
+    from lessons import lab as lab_config
+
     dsn = lab.database_url.replace("postgres://", "postgresql://", 1)
     with psycopg.connect(dsn) as conn:
-        limit = conn.execute(
-            "SELECT rolconnlimit FROM pg_roles WHERE rolname = %s", ["pooling_lab_demo"]
-        ).fetchone()[0]
-    assert limit == lab.budget
+        limits = dict(
+            conn.execute(
+                "SELECT rolname, rolconnlimit FROM pg_roles WHERE rolname LIKE 'pooling_lab_%'"
+            ).fetchall()
+        )
+    slices = lab_config.budget_slices(lab.budget)
+    assert limits["pooling_lab_demo"] == slices["wsgi"]
+    assert limits["pooling_lab_asgi"] == slices["asgi"]
+    assert limits["pooling_lab_bouncer"] == slices["pgbouncer"]
+    assert sum(slices.values()) == lab.budget
 
 
-def test_connections_api_shows_what_postgresql_sees(site, lab):
+def test_connections_api_shows_what_postgresql_sees_mine_or_everyones(site, learner, lab):
     run = site.run("persistent", {"conn_max_age": 598}, requests=8, concurrency=4)
-    status, body = site.get_json("/api/connections")
-    assert status == 200
-    shown = {row["pid"] for row in body["rows"] if row["strategy"] == "persistent"}
+    mine = await_rows(site, "mine", set(pids(run)))
     # The run's connections stay open (age 598 s): the API and PostgreSQL both list them.
-    assert set(pids(run)) <= shown
-    assert set(pids(run)) <= demo_backends(lab, "persistent")
-    assert body["max_connections"] >= 20
+    assert set(pids(run)) <= {row["pid"] for row in mine["rows"]}
+    assert {row["owner"] for row in mine["rows"]} == {mine["rows"][0]["owner"]}
+    everyone = await_rows(learner, "all", set(pids(run)))
+    assert set(pids(run)) <= {row["pid"] for row in everyone["rows"]}
+    # Another learner's "mine" does not show them.
+    _, theirs = learner.get_json("/api/connections?scope=mine")
+    assert not set(pids(run)) & {row["pid"] for row in theirs["rows"]}
+    assert mine["max_connections"] >= 20
+
+
+def await_rows(client, scope: str, wanted: set[int], timeout: float = 5) -> dict:
+    """The monitor samples once a second: wait for a sample taken after the run."""
+    deadline = time.monotonic() + timeout
+    while True:
+        status, body = client.get_json(f"/api/connections?scope={scope}")
+        assert status == 200, body
+        if wanted <= {row["pid"] for row in body["rows"]} or time.monotonic() > deadline:
+            return body
+        time.sleep(0.2)
 
 
 def test_native_pool_queues_requests_while_every_connection_is_busy(site):
@@ -173,18 +198,12 @@ def test_native_pool_queues_requests_while_every_connection_is_busy(site):
     params = {"min_size": 1, "max_size": 1, "timeout": 5}
     run = site.run("native-pool", params, requests=16, concurrency=8, hold_ms=200)
     assert run["summary"]["ok"] == 16
-    waited = [r for r in run["results"] if r["connect_ms"] >= 150]
+    # The wait for the pool is wait_ms; the request never opens a connection itself.
+    waited = [r for r in run["results"] if r["wait_ms"] >= 150]
     assert len(waited) >= 8
+    assert all(r["connect_ms"] == 0 for r in run["results"])
     stats = list(run["summary"]["pools"].values())
     assert sum(s.get("requests_queued", 0) for s in stats) >= 4
-
-
-@pytest.fixture
-def after_kill_wait():
-    yield
-    # A kill leaves dead connections in every persistent alias of the demo server;
-    # the test lab closes aliases idle for 5 s, so later tests start clean.
-    time.sleep(6)
 
 
 def kill(site, strategy: str) -> list[int]:
@@ -193,10 +212,20 @@ def kill(site, strategy: str) -> list[int]:
     return body["terminated"]
 
 
-def test_a_killed_backend_fails_requests_without_health_checks(site, after_kill_wait):
+def warm_every_thread(site, params: dict) -> dict:
+    """Warm up until every one of the 8 demo threads holds a connection (the precondition
+    of the kill tests: then any later request meets a killed connection)."""
+    for _ in range(5):
+        warm = site.run("persistent", params, requests=48, concurrency=8, hold_ms=20)
+        if warm["summary"]["distinct_backend_pids"] == WORKER_THREADS:
+            return warm
+    raise AssertionError("the demo server's 8 threads were not all reached")
+
+
+def test_a_killed_backend_fails_requests_without_health_checks(site):
     params = {"conn_max_age": 597, "health_checks": False}
-    warm = site.run("persistent", params, requests=16, concurrency=8)
-    assert set(pids(warm)) <= set(kill(site, "persistent"))
+    warm = warm_every_thread(site, params)
+    assert set(kill(site, "persistent")) == set(pids(warm))
     after = site.run("persistent", params, requests=16, concurrency=8)
     # A thread whose kept connection was killed fails its next request (Django then
     # closes the unusable connection, and that thread's following request reconnects).
@@ -209,15 +238,19 @@ def test_a_killed_backend_fails_requests_without_health_checks(site, after_kill_
     assert not {r["backend_pid"] for r in after["results"] if r["ok"]} & set(pids(warm))
 
 
-def test_health_checks_replace_a_killed_backend_without_a_failed_request(site, after_kill_wait):
+def test_health_checks_replace_a_killed_backend_without_a_failed_request(site):
     params = {"conn_max_age": 596, "health_checks": True}
-    warm = site.run("persistent", params, requests=16, concurrency=8)
-    assert set(pids(warm)) <= set(kill(site, "persistent"))
+    warm = warm_every_thread(site, params)
+    assert set(kill(site, "persistent")) == set(pids(warm))
     after = site.run("persistent", params, requests=16, concurrency=8)
     assert after["summary"]["errors"] == 0
     # Every killed connection was found dead by the health check and replaced.
     assert not set(pids(after)) & set(pids(warm))
     assert after["summary"]["new_backends"] >= 1
+    # The replacement is opened inside the request that found the dead one: its reconnect
+    # shows as connect time, after the check's failed round trip.
+    replaced = [r for r in after["results"] if r["new_backend"]]
+    assert all(r["connect_ms"] > 0.5 and r["check_ms"] > 0 for r in replaced)
 
 
 def test_terminate_needs_a_known_strategy(site):
@@ -227,9 +260,14 @@ def test_terminate_needs_a_known_strategy(site):
     assert status == 400 and body["field"] == "strategy"
 
 
-def test_terminate_never_touches_the_sites_own_connections(site, lab, after_kill_wait):
+def test_terminate_never_touches_the_sites_or_another_learners_connections(site, learner, lab):
+    theirs = learner.run("persistent", {"conn_max_age": 595}, requests=8, concurrency=4)
     site.run("persistent", {"conn_max_age": 595}, requests=8, concurrency=4)
     site_pids = demo_backends(lab, "site")  # application_name pooling-lab:site
     assert site_pids
-    kill(site, "persistent")
+    killed = kill(site, "persistent")
+    assert killed and not set(killed) & set(pids(theirs))
     assert site_pids <= demo_backends(lab, "site")
+    assert learner.run("persistent", {"conn_max_age": 595}, requests=8, concurrency=4)[
+        "summary"
+    ]["errors"] == 0

@@ -48,7 +48,7 @@ def start_tutorial(tmp_path: Path, port: int) -> tuple[subprocess.Popen, list[st
         if not line:
             break
         lines.append(line)
-        if "Demo server:" in line:
+        if "Demo servers:" in line:
             return proc, lines
     proc.kill()
     pytest.fail("tutorial did not become ready:\n" + "".join(lines))

@@ -70,6 +70,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.staticfiles",
     "django_htmx",
+    "django_tasks_db",
     "lessons",
 ]
 
@@ -82,7 +83,17 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last, so that it sees the views' exceptions first: the one error boundary.
+    "lessons.boundary.LabErrorMiddleware",
 ]
+CSRF_FAILURE_VIEW = "lessons.boundary.csrf_failure"
+# Bodies are small JSON objects or forms: anything bigger is refused before parsing.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 64 * 1024
+DATA_UPLOAD_MAX_NUMBER_FIELDS = 200
+
+# Runs execute as Django tasks whose queue lives in PostgreSQL, so that site replicas and
+# run workers on any machine share it and a restart loses nothing.
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}
 
 ROOT_URLCONF = "tutorial.urls"
 WSGI_APPLICATION = "tutorial.wsgi.application"
@@ -120,36 +131,84 @@ DATABASES = {
 }
 DATABASES["default"].setdefault("OPTIONS", {})["application_name"] = "pooling-lab:site"
 
-# Demo connections log in as this role, created with a CONNECTION LIMIT; empty
-# means the lab could not create it and demos use the site's own user.
+
+def _lab_password(name: str) -> str:
+    """A role's password: from the environment, else generated once per lab folder.
+
+    Never a fixed default: a workshop node would otherwise ship a known password.
+    """
+    value = os.environ.get(f"POOLING_LAB_{name.upper()}_PASSWORD")
+    if value:
+        return value
+    path = LAB_DIR / f"{name}_password"
+    if not path.exists():
+        LAB_DIR.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(18))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+# Demo connections log in as roles of their own, each created with a CONNECTION LIMIT
+# (its slice of the budget): the WSGI demo server, the ASGI demo server (whose pile-up
+# must never starve the others) and PgBouncer's server connections. An empty role means
+# the lab could not create it and demos use the site's own user.
 DEMO_ROLE = os.environ.get("POOLING_LAB_DEMO_ROLE", "pooling_lab_demo")
-DEMO_PASSWORD = os.environ.get("POOLING_LAB_DEMO_PASSWORD", "pooling-lab-demo")
 
-# The benchmark's baseline: a plain, statically configured native pool that a
-# bare view uses, to measure what the lab's own machinery costs on top of it. It
-# logs in as the site's user, outside the demo role's budget; 4 per worker.
-DATABASES["bare"] = {
-    **DATABASES["default"],
-    "CONN_MAX_AGE": 0,  # a pool returns the connection at the end of each request
-    "OPTIONS": {"application_name": "pooling-lab:bare", "pool": {"min_size": 2, "max_size": 4}},
-    "TEST": {"MIRROR": "default"},
-}
 
-# The lab: the demo servers that answer probes, and the connection budget.
+def _pgbouncer() -> dict | None:
+    """Where PgBouncer is: the lab's managed one (set by `manage.py tutorial`), else
+    PGBOUNCER_URL (an external PgBouncer with the lab's databases and an admin user)."""
+    from urllib.parse import urlsplit
+
+    url = os.environ.get("PGBOUNCER_URL", "")
+    host = os.environ.get("POOLING_LAB_PGBOUNCER_HOST", "")
+    if url:
+        parts = urlsplit(url)
+        host, port = parts.hostname or "127.0.0.1", parts.port or 6432
+        admin_user, admin_password = parts.username or "", parts.password or ""
+    elif host:
+        port = env_int("POOLING_LAB_PGBOUNCER_PORT", 6432)
+        admin_user = os.environ.get("POOLING_LAB_PGBOUNCER_ADMIN_USER", "")
+        admin_password = os.environ.get("POOLING_LAB_PGBOUNCER_ADMIN_PASSWORD", "")
+    else:
+        return None
+    return {
+        "host": host,
+        "port": port,
+        "admin_user": admin_user,
+        "admin_password": admin_password,
+        "version": os.environ.get("POOLING_LAB_PGBOUNCER_VERSION", ""),
+        "managed": not url,
+    }
+
+
+# The lab: the demo servers that answer probes, the budget, the run queue.
 LAB = {
     "WSGI_URL": os.environ.get("POOLING_LAB_WSGI_URL", ""),
     "WSGI_WORKERS": env_int("POOLING_LAB_WSGI_WORKERS", 2),
     "WSGI_THREADS": env_int("POOLING_LAB_WSGI_THREADS", 4),
+    "ASGI_URL": os.environ.get("POOLING_LAB_ASGI_URL", ""),
+    "ASGI_WORKERS": env_int("POOLING_LAB_ASGI_WORKERS", 1),
+    "PGBOUNCER": _pgbouncer(),
     # 0 means "half of the server's max_connections", read when first needed.
     "CONNECTION_BUDGET": env_int("POOLING_LAB_CONNECTION_BUDGET", 0),
     "DEMO_ROLE": DEMO_ROLE,
-    "DEMO_PASSWORD": DEMO_PASSWORD,
-    "MAX_LIVE_ALIASES": env_int("POOLING_LAB_MAX_LIVE_ALIASES", 4),
+    "DEMO_PASSWORD": _lab_password("demo") if DEMO_ROLE else "",
+    "ASGI_ROLE": os.environ.get("POOLING_LAB_ASGI_ROLE", "pooling_lab_asgi"),
+    "ASGI_PASSWORD": _lab_password("asgi"),
+    "BOUNCER_ROLE": os.environ.get("POOLING_LAB_BOUNCER_ROLE", "pooling_lab_bouncer"),
+    "BOUNCER_PASSWORD": _lab_password("bouncer"),
+    "MAX_LIVE_ALIASES": env_int("POOLING_LAB_MAX_LIVE_ALIASES", 8),
     "ALIAS_IDLE_SECONDS": env_int("POOLING_LAB_ALIAS_IDLE_SECONDS", 300),
-    "MAX_PARALLEL_RUNS": env_int("POOLING_LAB_MAX_PARALLEL_RUNS", 2),
-    "MAX_QUEUED_RUNS": env_int("POOLING_LAB_MAX_QUEUED_RUNS", 50),
+    # Runs executing at once (each needs a run worker), one of them kept for short runs.
+    "MAX_PARALLEL_RUNS": env_int("POOLING_LAB_MAX_PARALLEL_RUNS", 3),
+    "RUN_WORKERS": env_int("POOLING_LAB_RUN_WORKERS", 3),
+    "MAX_QUEUED_RUNS": env_int("POOLING_LAB_MAX_QUEUED_RUNS", 1000),
+    "MAX_QUEUED_PER_LEARNER": env_int("POOLING_LAB_MAX_QUEUED_PER_LEARNER", 3),
     "MAX_RUN_REQUESTS": env_int("POOLING_LAB_MAX_RUN_REQUESTS", 500),
     "MAX_RUN_CONCURRENCY": env_int("POOLING_LAB_MAX_RUN_CONCURRENCY", 32),
+    # requests x hold_ms / concurrency: the least time a run keeps the demo server busy.
+    "MAX_RUN_HOLD_SECONDS": env_int("POOLING_LAB_MAX_RUN_HOLD_SECONDS", 30),
 }
 
 SESSION_ENGINE = "django.contrib.sessions.backends.db"

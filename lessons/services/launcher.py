@@ -1,7 +1,9 @@
-"""Starts and stops everything the lessons need: PostgreSQL, demo server, site.
+"""Starts and stops everything the lessons need: PostgreSQL, PgBouncer, demo servers,
+run workers and the site.
 
-`manage.py tutorial` uses it, and so does the test suite, so the tests exercise
-exactly the processes a learner runs.
+`manage.py tutorial` uses it, and so does the test suite, so the tests exercise exactly
+the processes a learner runs. Every child is started from a `Child` recipe, so that the
+supervisor can start it again when it dies.
 """
 
 from __future__ import annotations
@@ -9,8 +11,10 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,6 +24,8 @@ from . import postgres
 from .processes import port_is_free, spawn, stop, wait_for, who_listens
 
 ROOT = Path(settings.BASE_DIR)
+# A child that dies more often than this within a minute is not restarted again.
+MAX_RESTARTS_PER_MINUTE = 5
 
 
 class LabStartError(RuntimeError):
@@ -27,24 +33,37 @@ class LabStartError(RuntimeError):
 
 
 @dataclass
+class Child:
+    name: str
+    start: Callable[[], subprocess.Popen]
+    proc: subprocess.Popen | None = None
+    restarts: list[float] = field(default_factory=list)
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+
+@dataclass
 class Lab:
     host: str = "127.0.0.1"
     port: int = 8000
     demo_port: int = 8001
+    asgi_port: int = 8002
     workers: int = 2
     threads: int = 4
     site_threads: int = 8
+    run_workers: int = field(default_factory=lambda: settings.LAB["RUN_WORKERS"])
     # When None: the embedded server in `data_dir`; else the server at this URL.
     database_url: str | None = None
     data_dir: Path = field(default_factory=lambda: Path(settings.LAB_DIR) / "pgdata")
     pg_port: int = field(default_factory=lambda: settings.EMBEDDED_PG_PORT)
     log_dir: Path = field(default_factory=lambda: Path(settings.LAB_DIR) / "logs")
     embedded: postgres.EmbeddedPostgres | None = None
-    children: list = field(default_factory=list)
+    children: dict[str, Child] = field(default_factory=dict)
     budget: int = 0
     demo_role_problem: str | None = None
-    site: subprocess.Popen | None = None
-    demo: subprocess.Popen | None = None
+    # Extra environment for the children (PgBouncer's address, for one).
+    extra_env: dict[str, str] = field(default_factory=dict)
 
     @property
     def url(self) -> str:
@@ -55,10 +74,15 @@ class Lab:
     def demo_url(self) -> str:
         return f"http://127.0.0.1:{self.demo_port}"
 
+    @property
+    def asgi_url(self) -> str:
+        return f"http://127.0.0.1:{self.asgi_port}"
+
     def check_ports(self) -> None:
         for port, what, flag in (
             (self.port, "the site", "--port"),
-            (self.demo_port, "the demo server", "--demo-port"),
+            (self.demo_port, "the WSGI demo server", "--demo-port"),
+            (self.asgi_port, "the ASGI demo server", "--asgi-port"),
         ):
             if not port_is_free(port, self.host if port == self.port else "127.0.0.1"):
                 raise LabStartError(
@@ -86,19 +110,29 @@ class Lab:
         return self.database_url
 
     def prepare_roles(self, dsn: str) -> None:
+        from lessons import lab
+
         facts = postgres.server_facts(dsn)
         self.budget = settings.LAB["CONNECTION_BUDGET"] or facts["max_connections"] // 2
-        if self.budget // self.workers < self.threads:
+        slices = lab.budget_slices(self.budget)
+        if slices["wsgi"] // self.workers < self.threads:
             # no-pool and persistent hold one connection per demo thread: they must fit.
             raise LabStartError(
                 f"{self.workers} workers x {self.threads} threads could hold "
-                f"{self.workers * self.threads} demo connections, past the connection budget "
-                f"of {self.budget}. Use fewer --workers or --threads, or set "
-                "POOLING_LAB_CONNECTION_BUDGET (at most half of max_connections is wise)."
+                f"{self.workers * self.threads} demo connections, past the WSGI demo server's "
+                f"slice ({slices['wsgi']}) of the connection budget of {self.budget}. Use "
+                "fewer --workers or --threads, or set POOLING_LAB_CONNECTION_BUDGET (at most "
+                "half of max_connections is wise)."
             )
-        self.demo_role_problem = postgres.ensure_demo_role(
-            dsn, settings.LAB["DEMO_ROLE"], settings.LAB["DEMO_PASSWORD"], self.budget
-        )
+        cfg = settings.LAB
+        roles = [
+            (cfg["DEMO_ROLE"], cfg["DEMO_PASSWORD"], slices["wsgi"]),
+            (cfg["ASGI_ROLE"], cfg["ASGI_PASSWORD"], slices["asgi"]),
+            (cfg["BOUNCER_ROLE"], cfg["BOUNCER_PASSWORD"], slices["pgbouncer"]),
+        ]
+        for role, password, limit in roles:
+            if role and not self.demo_role_problem:
+                self.demo_role_problem = postgres.ensure_demo_role(dsn, role, password, limit)
 
     def child_env(self) -> dict[str, str]:
         env = {
@@ -108,21 +142,28 @@ class Lab:
             "POOLING_LAB_WSGI_URL": self.demo_url,
             "POOLING_LAB_WSGI_WORKERS": str(self.workers),
             "POOLING_LAB_WSGI_THREADS": str(self.threads),
+            "POOLING_LAB_ASGI_URL": self.asgi_url,
+            "POOLING_LAB_ASGI_WORKERS": "1",
             "POOLING_LAB_CONNECTION_BUDGET": str(self.budget),
             "PYTHONUNBUFFERED": "1",
+            **self.extra_env,
         }
         if self.demo_role_problem:
             env["POOLING_LAB_DEMO_ROLE"] = ""
         return env
 
+    def _spawn(self, name: str, cmd: list[str], **env: str) -> subprocess.Popen:
+        log = self.log_dir / f"{name}.log"
+        return spawn(cmd, log_path=log, env={**self.child_env(), **env}, cwd=ROOT)
+
     def _gunicorn(
-        self, name: str, port: int, workers: int, threads: int, host: str = "127.0.0.1"
+        self, name: str, app: str, port: int, workers: int, threads: int, host: str, **env: str
     ) -> subprocess.Popen:
         cmd = [
             sys.executable,
             "-m",
             "gunicorn",
-            "tutorial.wsgi:application",
+            app,
             "--bind",
             f"{host}:{port}",
             "--worker-class",
@@ -139,41 +180,121 @@ class Lab:
             "--name",
             f"pooling-lab-{name}",
         ]
-        proc = spawn(cmd, log_path=self.log_dir / f"{name}.log", env=self.child_env(), cwd=ROOT)
-        self.children.append(proc)
-        return proc
+        return self._spawn(name, cmd, **env)
+
+    def add(self, name: str, start: Callable[[], subprocess.Popen]) -> Child:
+        child = Child(name, start)
+        child.proc = start()
+        self.children[name] = child
+        return child
 
     def start_site(self) -> None:
-        # The site runs the learners' runs against the demo server; one process so
-        # that its run queue and monitor history are shared.
-        self.site = self._gunicorn("site", self.port, 1, self.site_threads, self.host)
+        # The site renders lessons and queues runs; it never answers a probe.
+        self.add(
+            "site",
+            lambda: self._gunicorn(
+                "site", "tutorial.wsgi:application", self.port, 1, self.site_threads, self.host
+            ),
+        )
 
     def start_demo(self) -> None:
-        # The demo server answers probes; its workers x threads are what the lessons count.
-        self.demo = self._gunicorn("demo", self.demo_port, self.workers, self.threads)
+        # The demo servers answer probes and nothing else (tutorial.settings_demo); their
+        # workers x threads are what the lessons count.
+        self.add(
+            "demo",
+            lambda: self._gunicorn(
+                "demo",
+                "tutorial.demo_wsgi:application",
+                self.demo_port,
+                self.workers,
+                self.threads,
+                "127.0.0.1",
+                DJANGO_SETTINGS_MODULE="tutorial.settings_demo",
+            ),
+        )
+        cmd = [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "tutorial.demo_asgi:application",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.asgi_port),
+            "--workers",
+            "1",
+            "--no-access-log",
+            "--lifespan",
+            "off",
+        ]
+        self.add(
+            "asgi",
+            lambda: self._spawn(
+                "asgi",
+                cmd,
+                DJANGO_SETTINGS_MODULE="tutorial.settings_demo",
+                POOLING_LAB_SERVER="asgi",
+            ),
+        )
+
+    def start_workers(self) -> None:
+        """The run workers: django-tasks-db's db_worker, polling the queue in PostgreSQL."""
+        for number in range(1, self.run_workers + 1):
+            cmd = [
+                sys.executable,
+                "manage.py",
+                "db_worker",
+                "--interval",
+                "0.1",
+                "--no-startup-delay",
+                "--no-reload",
+                "--worker-id",
+                f"lab-{os.getpid()}-{number}",
+            ]
+            self.add(f"worker-{number}", lambda cmd=cmd, n=number: self._spawn(f"worker-{n}", cmd))
 
     def start_servers(self) -> None:
         self.start_site()
         self.start_demo()
+        self.start_workers()
         self.wait_for_site()
         self.wait_for_demo()
 
     def wait_for_site(self) -> None:
         # The index, not a cheap endpoint: its first rendering parses every lesson,
         # which belongs before "ready", not in the learner's first page.
-        self._wait(self.site, self.url + "/")
+        self._wait("site", self.url + "/")
 
     def wait_for_demo(self) -> None:
-        self._wait(self.demo, self.demo_url + "/api/strategies")
+        self._wait("demo", self.demo_url + "/healthz")
+        self._wait("asgi", self.asgi_url + "/healthz")
 
-    def _wait(self, proc, url: str) -> None:
-        wait_for(lambda: _answers(url), timeout=30, proc=proc, what=f"gunicorn at {url}")
+    def _wait(self, name: str, url: str) -> None:
+        proc = self.children[name].proc
+        wait_for(lambda: _answers(url), timeout=30, proc=proc, what=f"{name} at {url}")
+
+    def supervise(self) -> list[str]:
+        """Start again every child that died; say which. Raise if one keeps dying."""
+        restarted = []
+        now = time.monotonic()
+        for child in self.children.values():
+            if child.alive():
+                continue
+            child.restarts = [t for t in child.restarts if now - t < 60] + [now]
+            if len(child.restarts) > MAX_RESTARTS_PER_MINUTE:
+                raise LabStartError(
+                    f"The lab's {child.name} keeps stopping (exit {child.proc.returncode}); "
+                    f"see {self.log_dir / (child.name + '.log')}."
+                )
+            child.proc = child.start()
+            restarted.append(child.name)
+        return restarted
 
     def stop(self) -> bool:
         """Stop every child, newest first; say whether anything was running."""
         was_running = bool(self.children or self.embedded)
-        for proc in reversed(self.children):
-            stop(proc)
+        for child in reversed(list(self.children.values())):
+            stop(child.proc)
         self.children.clear()
         if self.embedded is not None:
             self.embedded.stop()

@@ -1,4 +1,4 @@
-"""Endpoints behind the demos embedded in lessons (htmx partials, plain pages without JS)."""
+"""Endpoints behind the demos embedded in lessons: htmx partials, plain pages without JS."""
 
 from __future__ import annotations
 
@@ -8,54 +8,52 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from .. import budget, cost, errors, monitor, runs, strategies
-from ..http import form_to_run
+from .. import content, cost, errors, faults, learners, strategies
+from ..boundary import LabError, form_fields
 from ..models import Run
-from ..params import BadInput
+from ..runs import create
 from .pages import HtmxHttpRequest, run_partial
 
 
 @require_GET
 def connection_cost(request: HtmxHttpRequest) -> TemplateResponse:
-    try:
-        samples = cost.SAMPLES.parse(request.GET.get("samples"))
-    except BadInput as exc:
-        return TemplateResponse(
-            request, "lessons/demo_page.html#cost-result", {"error": exc.error}, status=400
-        )
+    samples = cost.SAMPLES.parse(request.GET.get("samples"))
     template = "lessons/demo_page.html#cost-result" if request.htmx else "lessons/demo_page.html"
     try:
         measured = cost.measure(samples)
     except psycopg.Error as exc:
         kind = errors.classify(exc)
-        return TemplateResponse(
-            request, template, {"error": f"{kind.title}: {exc}"}, status=kind.status
-        )
+        raise LabError(f"{kind.title}: {exc}", status=kind.status) from exc
     return TemplateResponse(request, template, {"cost": measured, "demo": "cost"})
+
+
+def _origin(body: dict) -> dict[str, str] | None:
+    """Which lesson demo sent the form (checked, so a forged value only names nothing)."""
+    lesson, demo = str(body.pop("lesson", "")), str(body.pop("demo", ""))
+    label = str(body.pop("label", ""))[:80]
+    if lesson in content.by_slug() and demo.startswith("demo-") and demo[5:].isdecimal():
+        return {"lesson": lesson, "demo": demo, "label": label}
+    return None
 
 
 @require_POST
 def run_start(request: HtmxHttpRequest) -> HttpResponse:
-    try:
-        run = runs.create(form_to_run(request.POST))
-    except BadInput as exc:
-        error, status = f"{exc.field}: {exc.error} (allowed: {exc.allowed})", 400
-    except budget.OverBudget as exc:
-        error, status = str(exc), 409
-    except strategies.UnknownStrategy as exc:
-        error, status = f"strategy: there is no strategy {exc.args[0]!r}", 404
-    except (strategies.Unavailable, runs.LabQueueFull) as exc:
-        error, status = str(exc), 409
-    else:
-        if request.htmx:
-            return run_partial(request, run, status=201)
-        return HttpResponseRedirect(reverse("run", args=[run.pk]))
-    return TemplateResponse(request, "lessons/run.html#run-error", {"error": error}, status=status)
+    body = form_fields(request.POST)
+    origin = _origin(body)
+    run = create.create(body, learners.ensure(request), origin)
+    if request.htmx:
+        return run_partial(request, run, status=201)
+    return HttpResponseRedirect(reverse("run", args=[run.pk]))
 
 
 @require_GET
 def recent_runs(request: HtmxHttpRequest, slug: str) -> TemplateResponse:
-    items = Run.objects.filter(strategy=slug, status=Run.Status.DONE)[:8]
+    learner = learners.current(request)
+    items = (
+        Run.objects.filter(learner=learner, strategy=slug, status=Run.Status.DONE)[:8]
+        if learner
+        else []
+    )
     return TemplateResponse(
         request, "lessons/demos.html#recent-runs", {"recent": items, "slug": slug}
     )
@@ -63,17 +61,17 @@ def recent_runs(request: HtmxHttpRequest, slug: str) -> TemplateResponse:
 
 @require_POST
 def terminate(request: HtmxHttpRequest) -> HttpResponse:
-    slug = request.POST.get("strategy", "")
-    strategy = strategies.STRATEGIES.get(slug)
-    if strategy is None:
-        return TemplateResponse(
-            request,
-            "lessons/demos.html#terminated",
-            {"error": f"strategy: there is no strategy {slug!r}"},
-            status=404,
-        )
-    killed = monitor.terminate(strategy)
+    strategy = strategies.get(request.POST.get("strategy", ""))
+    killed = faults.terminate(strategy, learners.ensure(request).tag)
     context = {"killed": killed, "strategy": strategy}
     if request.htmx:
         return TemplateResponse(request, "lessons/demos.html#terminated", context)
     return TemplateResponse(request, "lessons/demo_page.html", {**context, "demo": "terminate"})
+
+
+@require_POST
+def reset(request: HtmxHttpRequest) -> HttpResponse:
+    killed = faults.reset(learners.ensure(request))
+    if request.htmx:
+        return TemplateResponse(request, "lessons/demos.html#reset-done", {"killed": killed})
+    return HttpResponseRedirect(reverse("index"))

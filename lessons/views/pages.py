@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.db import connection
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import trigger_client_event
 from django_htmx.middleware import HtmxDetails
 
-from .. import body, content, monitor, progress, runs, strategies
+from .. import body, content, learners, monitor, progress, strategies
 from ..models import Run
+from ..runs import present, queue
 
 
 class HtmxHttpRequest(HttpRequest):
@@ -60,6 +62,24 @@ def lesson(request: HtmxHttpRequest, slug: str) -> TemplateResponse:
     )
 
 
+@require_GET
+def lesson_state(request: HtmxHttpRequest, slug: str) -> TemplateResponse:
+    """My latest run of each demo on the page (htmx out-of-band swaps): a run still going
+    on when I come back to the page is shown again, and keeps its button disabled."""
+    item = _lesson_or_404(slug)
+    learner = learners.current(request)
+    latest = {}
+    if learner is not None:
+        for run in Run.objects.filter(learner=learner, spec__origin__lesson=slug)[:50]:
+            latest.setdefault(run.spec["origin"]["demo"], run)
+    shown = [
+        {"anchor": embed.anchor, "run": present.view_model(latest[embed.anchor])}
+        for embed in item.embeds
+        if embed.anchor in latest
+    ]
+    return TemplateResponse(request, "lessons/lesson.html#lesson-state", {"shown": shown})
+
+
 @require_POST
 def complete(request: HtmxHttpRequest, slug: str) -> HttpResponse:
     item = _lesson_or_404(slug)
@@ -76,40 +96,67 @@ def complete(request: HtmxHttpRequest, slug: str) -> HttpResponse:
 
 @require_GET
 def run_page(request: HtmxHttpRequest, run_id: int) -> HttpResponse:
-    run = Run.objects.filter(pk=run_id).first()
-    if run is None:
-        raise Http404(f"No run {run_id}")
+    run = learners.my_run(request, run_id)
     if not request.htmx:
-        return TemplateResponse(request, "lessons/run.html", {"run": runs.view_model(run)})
+        return TemplateResponse(request, "lessons/run.html", {"run": present.view_model(run)})
     return run_partial(request, run)
 
 
 def run_partial(request: HtmxHttpRequest, run: Run, status: int = 200) -> HttpResponse:
     """The live run block; once done it stops polling and tells the page (runDone)."""
     response = TemplateResponse(
-        request, "lessons/run.html#run", {"run": runs.view_model(run)}, status=status
+        request, "lessons/run.html#run", {"run": present.view_model(run)}, status=status
     )
     if run.finished_running:
         response = trigger_client_event(response.render(), "runDone")
     return response
 
 
+@require_POST
+def run_cancel(request: HtmxHttpRequest, run_id: int) -> HttpResponse:
+    run = queue.cancel(learners.my_run(request, run_id))
+    if request.htmx:
+        return run_partial(request, run)
+    return HttpResponseRedirect(reverse("run", args=[run.pk]))
+
+
 @require_GET
 def compare(request: HtmxHttpRequest) -> TemplateResponse:
-    ids = [i for i in request.GET.getlist("ids") if i.isdecimal() and len(i) < 12][:4]
-    found = {r.pk: r for r in Run.objects.filter(pk__in=ids)}
-    chosen = [runs.view_model(found[int(i)]) for i in ids if int(i) in found]
-    recent = Run.objects.filter(status=Run.Status.DONE)[:20]
+    learner = learners.current(request)
+    mine = Run.objects.filter(learner=learner, kind=Run.Kind.RUN) if learner else Run.objects.none()
+    ids = [int(i) for i in request.GET.getlist("ids") if i.isdecimal() and len(i) < 12][:4]
+    found = {r.pk: r for r in mine.filter(pk__in=ids)}
+    chosen = [found[i] for i in ids if i in found]
     return TemplateResponse(
         request,
         "lessons/compare.html",
-        {"runs": chosen, "recent": recent, "ids": [str(r["id"]) for r in chosen]},
+        {
+            "table": present.compare(chosen),
+            "recent": mine.filter(status=Run.Status.DONE)[:30],
+            "ids": [str(r.pk) for r in chosen],
+        },
     )
 
 
 @require_GET
 def monitor_page(request: HtmxHttpRequest) -> TemplateResponse:
+    scope = "all" if request.GET.get("scope") == "all" else "mine"
+    learner = learners.current(request)
+    owner = None if scope == "all" else (learner.tag if learner else "-")
     template = "lessons/monitor.html#monitor" if request.htmx else "lessons/monitor.html"
     return TemplateResponse(
-        request, template, {"snapshot": monitor.snapshot(), "chart": monitor.chart()}
+        request,
+        template,
+        {"snapshot": monitor.snapshot(owner), "chart": monitor.chart(owner), "scope": scope},
     )
+
+
+@require_GET
+def healthz(request: HttpRequest) -> JsonResponse:
+    """For the container and load balancers: the site answers and its database does."""
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+    except Exception:
+        return JsonResponse({"ok": False, "database": "down"}, status=503)
+    return JsonResponse({"ok": True, "database": "up"})

@@ -37,7 +37,13 @@ class Command(BaseCommand):
             "--demo-port",
             type=int,
             default=None,
-            help="The demo server's port (the site's port + 1).",
+            help="The WSGI demo server's port (the site's port + 1).",
+        )
+        parser.add_argument(
+            "--asgi-port",
+            type=int,
+            default=None,
+            help="The ASGI demo server's port (the site's port + 2).",
         )
         parser.add_argument(
             "--workers",
@@ -66,11 +72,13 @@ class Command(BaseCommand):
     def handle(self, *args, **options) -> None:
         started = time.perf_counter()
         options["demo_port"] = options["demo_port"] or options["port"] + 1
+        options["asgi_port"] = options["asgi_port"] or options["port"] + 2
         _check_bounds(options)
         lab = Lab(
             host=options["host"],
             port=options["port"],
             demo_port=options["demo_port"],
+            asgi_port=options["asgi_port"],
             workers=options["workers"],
             threads=options["threads"],
             database_url=os.environ.get("DATABASE_URL") or None,
@@ -97,7 +105,9 @@ class Command(BaseCommand):
         finally:
             connections.close_all()
             if lab.stop():
-                self.stdout.write("Stopped the site, the demo server and PostgreSQL.")
+                self.stdout.write(
+                    "Stopped the site, the demo servers, the run workers and PostgreSQL."
+                )
 
     def _start(self, lab: Lab, started: float) -> None:
         lab.check_ports()
@@ -117,12 +127,10 @@ class Command(BaseCommand):
         _point_django_at(url)
         call_command("migrate", verbosity=0, interactive=False)
         _collect_static_if_changed()
-        from lessons import runs
-
-        runs.fail_interrupted()
         connections.close_all()
         lab.wait_for_site()
         lab.start_demo()
+        lab.start_workers()
         self.stdout.write(
             self.style.SUCCESS(
                 f"Pooling Lab is ready at {lab.url}/ "
@@ -131,21 +139,24 @@ class Command(BaseCommand):
         )
         lab.wait_for_demo()
         self.stdout.write(
-            f"Demo server: gunicorn (gthread) at {lab.demo_url}, {lab.workers} workers x "
-            f"{lab.threads} threads; connection budget {lab.budget} "
+            f"Demo servers: gunicorn (gthread) at {lab.demo_url}, {lab.workers} workers x "
+            f"{lab.threads} threads; uvicorn at {lab.asgi_url}. {lab.run_workers} run workers; "
+            f"connection budget {lab.budget} "
             f"(ready after {time.perf_counter() - started:.1f} s)."
         )
 
     def _watch(self, lab: Lab) -> None:
-        for proc in lab.children:
-            if proc.poll() is not None:
-                raise CommandError(
-                    f"A lab server stopped unexpectedly (exit {proc.returncode}); see the logs "
-                    f"in {lab.log_dir}."
-                )
+        for name in lab.supervise():
+            self.stdout.write(self.style.WARNING(f"The lab's {name} stopped; started it again."))
 
 
-BOUNDS = {"port": (1024, 65535), "demo_port": (1024, 65535), "workers": (1, 8), "threads": (1, 32)}
+BOUNDS = {
+    "port": (1024, 65535),
+    "demo_port": (1024, 65535),
+    "asgi_port": (1024, 65535),
+    "workers": (1, 8),
+    "threads": (1, 32),
+}
 
 
 def _check_bounds(options: dict) -> None:

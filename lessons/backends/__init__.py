@@ -1,0 +1,30 @@
+"""Database backends for the demo connections: Django's own, plus a stopwatch.
+
+A probe must report the wait for a pool apart from the time spent opening a connection.
+Only the backend knows which is which: without a pool, `connect()` opens the connection in
+the request's thread; with psycopg_pool, the pool's own threads open connections and the
+request only waits; with django-db-connection-pool, a QueuePool opens one in the request's
+thread when it is below its size and otherwise waits. Each backend records, per
+connect(), the seconds it waited and the seconds it spent opening a connection itself.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+
+@dataclass
+class Acquired:
+    wait_s: float = 0.0
+    connect_s: float = 0.0
+    # This thread opened the physical connection during this connect().
+    opened: bool = False
+
+
+class _Opening(threading.local):
+    seconds: float = 0.0
+    count: int = 0
+
+
+opening = _Opening()

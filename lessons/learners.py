@@ -1,0 +1,54 @@
+"""Who is asking: a learner is a Django session, made only when there is something to keep.
+
+Reading a lesson creates nothing; starting a run, answering a checkpoint or marking a
+lesson makes the learner (and so the session). Everything marked *mine* in the API is
+scoped to `current(request)`.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import timedelta
+
+from django.http import HttpRequest
+from django.shortcuts import get_object_or_404
+from django.utils import timezone
+
+from .models import Learner, Run
+
+SESSION_KEY = "learner"
+SEEN_EVERY = timedelta(seconds=60)
+
+
+def current(request: HttpRequest) -> Learner | None:
+    """The learner behind this request, or None when they have not done anything yet."""
+    if hasattr(request, "_learner"):
+        return request._learner
+    session = getattr(request, "session", None)
+    key = session.get(SESSION_KEY) if session is not None else None
+    learner = Learner.objects.filter(key=key).first() if key else None
+    if learner is not None and timezone.now() - learner.last_seen > SEEN_EVERY:
+        # At most once a minute: the instructor's "active now" needs no more.
+        Learner.objects.filter(pk=learner.pk).update(last_seen=timezone.now())
+    request._learner = learner
+    return learner
+
+
+def ensure(request: HttpRequest) -> Learner:
+    """The learner behind this request, made (with its session) if need be."""
+    learner = current(request)
+    if learner is None:
+        learner = Learner.objects.create(key=secrets.token_hex(16))
+        request.session[SESSION_KEY] = learner.key
+        request._learner = learner
+    return learner
+
+
+def my_run(request: HttpRequest, run_id: int) -> Run:
+    """A run of this learner's; anyone else's is not found (404), not forbidden."""
+    from .runs import queue
+
+    run = get_object_or_404(Run, pk=run_id, learner__isnull=False, learner=current(request))
+    if not run.finished_running:
+        queue.tick()  # someone is waiting on it: keep the queue moving
+    return run

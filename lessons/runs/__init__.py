@@ -1,0 +1,2 @@
+"""Runs: created (`create`), queued fairly (`queue`), executed by a run worker (`execute`),
+summarised (`summary`) and shown (`present`)."""

@@ -1,0 +1,232 @@
+"""A run worker executes a run: load on a demo server, progress as it goes, a true summary.
+
+This runs inside a run worker (django-tasks-db's `db_worker`), never in the site. Progress
+is written four times a second with a heartbeat, so a run whose worker dies is noticed;
+writes that meet a restarting PostgreSQL are retried, never fatal.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+import urllib.request
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlencode
+
+from django.db import DatabaseError, connections, transaction
+from django.utils import timezone
+
+from .. import faults, lab, strategies
+from ..loadgen import fetch_json
+from ..models import Run
+from . import queue
+from .summary import summarise
+
+log = logging.getLogger(__name__)
+
+RUN_DEADLINE_S = 120
+FLUSH_EVERY_S = 0.25
+
+
+def _retrying(write: Callable[[], Any], seconds: float = 30) -> Any:
+    """A write that waits out a PostgreSQL restart instead of failing the run."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            return write()
+        except DatabaseError:
+            connections["default"].close()
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
+
+
+class Progress:
+    """Collects results and writes them, with a heartbeat, from a thread of its own."""
+
+    def __init__(self, run: Run) -> None:
+        self.run_id = run.pk
+        self.results: list[dict | None] = [None] * run.requests
+        self.done = 0
+        self.lock = threading.Lock()
+        self.cancel = threading.Event()
+        self._finished = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name=f"run-{run.pk}", daemon=True)
+
+    def add(self, index: int, result: dict) -> None:
+        with self.lock:
+            self.results[index] = result
+            self.done += 1
+
+    def collected(self) -> list[dict]:
+        with self.lock:
+            return [r for r in self.results if r is not None]
+
+    def __enter__(self) -> Progress:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._finished.set()
+        self._thread.join(10)
+
+    def _loop(self) -> None:
+        try:
+            while not self._finished.wait(FLUSH_EVERY_S):
+                self.flush()
+        finally:
+            connections.close_all()  # this thread's own connection
+
+    def flush(self) -> None:
+        with self.lock:  # copy, then write outside the lock: the load threads wait on it
+            done, snapshot = self.done, list(self.results)
+        try:
+            Run.objects.filter(pk=self.run_id).update(
+                done=done, results=snapshot, heartbeat=timezone.now()
+            )
+            if Run.objects.filter(pk=self.run_id, cancel_requested=True).exists():
+                self.cancel.set()
+        except DatabaseError:
+            connections["default"].close()  # PostgreSQL restarting: next flush retries
+
+
+def probe_query(run: Run, extra: dict[str, Any] | None = None) -> str:
+    query: dict[str, Any] = {k: ("none" if v is None else v) for k, v in run.params.items()}
+    if run.learner_id:
+        query.update(owner=run.learner.tag, epoch=run.epoch)
+    return urlencode({**query, **(extra or {})})
+
+
+def _get_json(url: str, method: str = "GET") -> Any:
+    request = urllib.request.Request(url, method=method, data=b"" if method == "POST" else None)
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.load(response)
+
+
+def _demo_server_answers(base: str, timeout: float = 20) -> bool:
+    """The demo server may still be booting right after the lab starts; give it a moment."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            _get_json(f"{base}/healthz")
+            return True
+        except OSError:
+            time.sleep(0.2)
+    return False
+
+
+def _pool_stats(base: str, run: Run, worker_pids: set[int]) -> dict[str, Any]:
+    """Each worker's pool as the pool itself reports it, asked once the load is over."""
+    strategy = strategies.get(run.strategy)
+    found: dict[str, Any] = {}
+    if strategy.pool.kind == "none":
+        return found
+    url = f"{base}/probe/{run.strategy}/stats?{probe_query(run)}"
+    for _ in range(4 * max(1, len(worker_pids))):
+        if worker_pids <= {int(pid) for pid in found}:
+            break
+        try:
+            answer = _get_json(url)
+        except OSError:
+            break
+        if answer.get("pool"):
+            found[str(answer["worker_pid"])] = answer["pool"]
+    return found
+
+
+def _after_asgi(base: str, run: Run) -> None:
+    """The lab must not leave a learner's pile-up holding the budget: close it now."""
+    strategy = strategies.get(run.strategy)
+    try:
+        _get_json(f"{base}/probe/release/?owner={run.learner.tag}", method="POST")
+    except OSError:
+        log.warning("run %s: the ASGI demo server did not release its aliases", run.pk)
+    faults.terminate(strategy, run.learner.tag)
+
+
+def run_probes(run: Run) -> None:
+    strategy = strategies.get(run.strategy)
+    base = lab.server_url(run.server)
+    if not _demo_server_answers(base):
+        raise RunStopped(f"The {run.server.upper()} demo server at {base} is not answering.")
+    if run.fresh and run.learner_id:
+        faults.close_for_fresh(strategy, run.params, run.learner.tag)
+    path = f"/probe/{run.strategy}/?" + probe_query(
+        run, {"hold_ms": run.hold_ms, **({"work_ms": run.work_ms} if run.work_ms else {})}
+    )
+    with Progress(run) as progress:
+        started = time.perf_counter()
+        fetch_json(
+            base,
+            [path] * run.requests,
+            run.concurrency,
+            deadline_s=RUN_DEADLINE_S,
+            on_result=progress.add,
+            stop=progress.cancel,
+        )
+        elapsed = time.perf_counter() - started
+    results = progress.collected()
+    workers = {r["worker_pid"] for r in results if r.get("ok")}
+    pools = _pool_stats(base, run, workers)
+    if run.server == "asgi" and run.learner_id:
+        _after_asgi(base, run)
+    summary = summarise(
+        results, elapsed, behind_pgbouncer=bool(strategy.pgbouncer_mode), pools=pools
+    )
+    status = Run.Status.CANCELLED if progress.cancel.is_set() else Run.Status.DONE
+    _retrying(
+        lambda: Run.objects.filter(pk=run.pk).update(
+            status=status,
+            done=len(results),
+            results=results,
+            summary=summary,
+            finished=timezone.now(),
+        )
+    )
+
+
+class RunStopped(RuntimeError):
+    """A run could not go on; the message is for the learner."""
+
+
+EXECUTORS: dict[str, Callable[[Run], None]] = {Run.Kind.RUN: run_probes}
+
+
+def _claim(run_id: int) -> Run | None:
+    with transaction.atomic():
+        run = Run.objects.select_for_update().filter(pk=run_id).first()
+        if run is None or run.status != Run.Status.QUEUED:
+            return None  # already cancelled, or failed by the reaper
+        now = timezone.now()
+        if run.cancel_requested:
+            run.status, run.finished = Run.Status.CANCELLED, now
+        else:
+            run.status, run.started, run.heartbeat = Run.Status.RUNNING, now, now
+        run.save(update_fields=["status", "started", "heartbeat", "finished"])
+    return run if run.status == Run.Status.RUNNING else None
+
+
+def execute(run_id: int) -> None:
+    """The task body: claim the run, execute its kind, end it readably, dispatch the next."""
+    try:
+        run = _retrying(lambda: _claim(run_id))
+        if run is not None:
+            try:
+                EXECUTORS[run.kind](run)
+            except Exception as exc:
+                if not isinstance(exc, RunStopped):
+                    log.exception("run %s stopped", run_id)
+                reason = (
+                    str(exc)
+                    if isinstance(exc, RunStopped)
+                    else f"The run stopped unexpectedly ({type(exc).__name__}); the answers "
+                    "it had are kept."
+                )
+                _retrying(lambda: queue.fail(run, reason))
+    finally:
+        queue.dispatch()
+        # A worker thread is not a request: return its connections itself.
+        connections.close_all()

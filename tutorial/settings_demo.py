@@ -1,0 +1,18 @@
+"""Settings of the demo servers (gunicorn for WSGI, uvicorn for ASGI): probes and nothing else.
+
+No session, CSRF, static, htmx or timing middleware: a probe pays for Django's request
+cycle and its own work only, like the bare app the benchmark compares it with. Only the
+error boundary stays, so that a bad probe gets the same JSON answer as the API gives.
+"""
+
+import os
+
+from .settings import *  # noqa: F403
+from .settings import LAB
+
+INSTALLED_APPS = ["lessons"]
+MIDDLEWARE = ["lessons.boundary.LabErrorMiddleware"]
+ROOT_URLCONF = "tutorial.demo_urls"
+TEMPLATES = []
+# Which demo server this process is: its connections log in as that server's role.
+LAB["SERVER"] = os.environ.get("POOLING_LAB_SERVER", "wsgi")
