@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import functools
+import html
+import itertools
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -11,17 +14,107 @@ from typing import Any
 import frontmatter
 import markdown
 from django.conf import settings
+from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
+from markdown.postprocessors import Postprocessor
+from markdown.treeprocessors import Treeprocessor
+from pygments.formatters import HtmlFormatter
+from pygments.lexers import get_lexer_by_name
 
 from .demos import Embed, embed
 
 CONTENT_DIR = Path(__file__).resolve().parent / "content"
 DEMO_LINE = re.compile(r"^\{\{\s*demo\s+([\w-]+)((?:\s+[\w-]+=\S+)*)\s*\}\}\s*$", re.MULTILINE)
 DEMO_MARK = re.compile(r"<!--demo:(\d+)-->")
-EXTENSIONS = ["fenced_code", "codehilite", "tables", "toc", "admonition", "attr_list", "sane_lists"]
+# codehilite's block; _CodeFormatter names the language on <code>.
+CODE_BLOCK = re.compile(r'<pre>(?=<span></span><code class="language-([\w+-]+)">)')
+TABLE = re.compile(r"<table>.*?</table>", re.DOTALL)
+
+
+class _CodeFormatter(HtmlFormatter):
+    """Pygments' HTML with the block's language as a class on <code>.
+
+    Markdown's codehilite hands a formatter class `lang_str`; Pygments' own ignores it.
+    """
+
+    def __init__(self, lang_str: str = "", **options: Any) -> None:
+        super().__init__(**options)
+        self.lang_str = lang_str
+
+    def _wrap_code(self, inner: Iterator[tuple[int, str]]) -> Iterator[tuple[int, str]]:
+        yield 0, f'<code class="{self.lang_str}">'
+        yield from inner
+        yield 0, "</code>"
+
+
+class _NamedPermalinks(Treeprocessor):
+    """Give each heading's "#" permalink a name a screen reader can say."""
+
+    def run(self, root) -> None:
+        names: dict[str, str] = {}
+        tokens = list(self.md.toc_tokens)
+        while tokens:
+            token = tokens.pop()
+            names[token["id"]] = token["name"]
+            tokens.extend(token["children"])
+        for link in root.iter("a"):
+            target = link.get("href", "")[1:]
+            if link.get("class") == "headerlink" and target in names:
+                # toc_tokens hold the name HTML-escaped; ElementTree escapes it again.
+                link.set("aria-label", f"Link to this section: {html.unescape(names[target])}")
+
+
+def _code_region(match: re.Match, number: int) -> str:
+    language = get_lexer_by_name(match.group(1)).name
+    label = f"Code example {number}" + ("" if language == "Text only" else f" ({language})")
+    return f'<pre tabindex="0" role="region" aria-label="{escape(label)}">'
+
+
+def _table_region(match: re.Match, number: int) -> str:
+    return (
+        f'<div class="table-scroll" tabindex="0" role="region" aria-label="Table {number}">'
+        f"{match.group(0)}</div>"
+    )
+
+
+class _ScrollRegions(Postprocessor):
+    """Code blocks and tables scroll sideways on a phone: make each a named, focusable
+    region, so a keyboard can reach it and scroll it with the arrow keys."""
+
+    def run(self, text: str) -> str:
+        codes, tables = itertools.count(1), itertools.count(1)
+        text = CODE_BLOCK.sub(lambda match: _code_region(match, next(codes)), text)
+        return TABLE.sub(lambda match: _table_region(match, next(tables)), text)
+
+
+class _Accessible(markdown.Extension):
+    """Named permalinks and keyboard-scrollable code blocks and tables."""
+
+    def extendMarkdown(self, md: markdown.Markdown) -> None:
+        # After toc (priority 5), which adds the permalinks and collects the names.
+        md.treeprocessors.register(_NamedPermalinks(md), "named_permalinks", 4)
+        # After raw HTML (and so codehilite's blocks) is put back (priority 30).
+        md.postprocessors.register(_ScrollRegions(md), "scroll_regions", 25)
+
+
+EXTENSIONS = [
+    "fenced_code",
+    "codehilite",
+    "tables",
+    "toc",
+    "admonition",
+    "attr_list",
+    "sane_lists",
+    _Accessible(),
+]
 EXTENSION_CONFIGS = {
-    "codehilite": {"css_class": "highlight", "guess_lang": False},
-    "toc": {"permalink": "#", "permalink_title": "Link to this section", "toc_depth": "2-3"},
+    "codehilite": {
+        "css_class": "highlight",
+        "guess_lang": False,
+        "pygments_formatter": _CodeFormatter,
+    },
+    # The permalink's visible "#" gets its spoken name from _NamedPermalinks.
+    "toc": {"permalink": "#", "permalink_title": "", "toc_depth": "2-3"},
 }
 
 
