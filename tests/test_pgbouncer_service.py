@@ -195,6 +195,21 @@ def test_admin_console_is_for_the_admin_user_only(bouncer, console):
     assert console.version() == binary_version(bouncer.binary) == bouncer.version
 
 
+def test_kill_drops_the_database_connections_and_resumes_it(bouncer, console):
+    victim = connect(bouncer, "session", 1)
+    backend_pid(victim)
+    console.kill_database(database_name("session", 1))
+    # KILL ends the client's connection at once, its server connection too.
+    with pytest.raises(psycopg.OperationalError, match="database removed"):
+        backend_pid(victim)
+    victim.close()
+    # Resumed: a new client is served at once (KILL alone would keep it waiting).
+    with connect(bouncer, "session", 1) as conn:
+        assert backend_pid(conn) > 0
+    with pytest.raises(ValueError):
+        console.kill_database("postgres")
+
+
 def test_a_dead_console_raises_one_clear_error():
     with pytest.raises(PgBouncerUnavailable, match="did not answer"):
         AdminConsole(port=free_port(), password="x").snapshot()
