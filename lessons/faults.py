@@ -51,8 +51,9 @@ def _pgbouncer_reconnect(mode: str) -> None:
     """Close PgBouncer's idle server connections of this mode (RECONNECT, per database)."""
     from . import pgbouncer
 
+    console = pgbouncer.console()
     for size in range(1, PGBOUNCER_POOL_MAX + 1):
-        pgbouncer.reconnect(f"pooling_lab_{mode}_p{size}")
+        console.reconnect(f"pooling_lab_{mode}_p{size}")
 
 
 def close_for_fresh(strategy: Strategy, params: dict[str, Any], owner: str) -> None:

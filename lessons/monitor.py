@@ -70,8 +70,8 @@ def _pgbouncer_view() -> dict[str, Any] | None:
     from . import pgbouncer
 
     try:
-        return pgbouncer.snapshot()
-    except pgbouncer.PgBouncerDown as exc:
+        return pgbouncer.console().snapshot()
+    except pgbouncer.PgBouncerUnavailable as exc:
         return {"down": str(exc), "pools": [], "clients": [], "servers": []}
 
 

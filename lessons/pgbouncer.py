@@ -161,3 +161,18 @@ def _lab_database(name: str) -> str:
 
 def _first_line(exc: BaseException) -> str:
     return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
+def console() -> AdminConsole | None:
+    """The admin console of the PgBouncer the lab uses (managed or PGBOUNCER_URL), or None."""
+    from . import lab
+
+    bouncer = lab.pgbouncer()
+    if not bouncer:
+        return None
+    return AdminConsole(
+        host=bouncer["host"],
+        port=bouncer["port"],
+        user=bouncer["admin_user"] or "pooling_lab_admin",
+        password=bouncer["admin_password"],
+    )

@@ -102,12 +102,19 @@ def _persistent(params: Params) -> dict[str, Any]:
 
 def _pgbouncer_database(mode: str, params: Params) -> dict[str, Any]:
     """Django -> PgBouncer: its address, and the database of the chosen mode and size."""
-    bouncer = lab.pgbouncer()
+    bouncer = lab.pgbouncer() or {}
+    cfg = lab.config()
     return {
-        "HOST": bouncer["host"] if bouncer else "",
-        "PORT": bouncer["port"] if bouncer else "",
+        "HOST": bouncer.get("host", ""),
+        "PORT": bouncer.get("port", ""),
         "NAME": f"pooling_lab_{mode}_p{params['pool_size']}",
+        # PgBouncer's clients log in as the role PgBouncer itself uses, so that its
+        # max_user_connections caps every pool together.
+        "USER": cfg["BOUNCER_ROLE"],
+        "PASSWORD": cfg["BOUNCER_PASSWORD"],
         "CONN_MAX_AGE": params["conn_max_age"],
+        # A client's first login waits while PgBouncer opens a server for a new pool.
+        "OPTIONS": {"connect_timeout": 10},
     }
 
 

@@ -63,6 +63,8 @@ def lab(django_db_setup, django_db_blocker, tmp_path_factory):
         port=free_port(),
         demo_port=free_port(),
         asgi_port=free_port(),
+        pgbouncer_port=free_port(),
+        pgbouncer_dir=TEST_DIR / "pgbouncer",
         workers=2,
         threads=4,
         database_url=url,
@@ -79,6 +81,7 @@ def lab(django_db_setup, django_db_blocker, tmp_path_factory):
     )
     try:
         instance.start_servers()
+        settings.LAB["PGBOUNCER"] = instance.pgbouncer_settings()
         yield instance
     finally:
         instance.stop()

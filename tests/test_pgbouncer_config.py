@@ -12,6 +12,7 @@ from lessons.services.pgbouncer_config import (
     lab_databases,
     parse_database,
     parse_version,
+    render_hba,
     render_ini,
     render_userlist,
 )
@@ -71,11 +72,24 @@ def test_only_keys_the_version_accepts():
     assert new["max_prepared_statements"] == "0"
     for keys in (old, new):
         assert keys["listen_addr"] == "127.0.0.1"
-        assert keys["auth_type"] == "scram-sha-256"
+        assert keys["auth_type"] == "hba"
         # `options` must still be refused: a lesson shows that failure.
         assert keys["ignore_startup_parameters"] == "extra_float_digits"
         assert keys["max_user_connections"] == "10"
         assert keys["admin_users"] == "pooling_lab_admin"
+
+
+def test_hba_asks_the_admin_for_a_password_and_trusts_loopback_clients():
+    lines = render_hba(config()).splitlines()[1:]
+    assert lines == [
+        "host pgbouncer pooling_lab_admin 0.0.0.0/0 scram-sha-256",
+        # Like the embedded PostgreSQL: connecting through PgBouncer costs no SCRAM.
+        "host all pooling_lab_bouncer 127.0.0.1/32 trust",
+        "host all all 0.0.0.0/0 reject",
+    ]
+    # Listening beyond loopback, every client needs its password.
+    wide = render_hba(config(listen_host="0.0.0.0"))
+    assert "host all pooling_lab_bouncer 0.0.0.0/0 scram-sha-256" in wide
 
 
 def test_userlist_holds_plain_text_passwords_quoted():

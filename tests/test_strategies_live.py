@@ -9,7 +9,6 @@ from __future__ import annotations
 import time
 
 import psycopg
-import pytest
 
 from .support import pids
 

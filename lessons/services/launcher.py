@@ -21,6 +21,8 @@ from pathlib import Path
 from django.conf import settings
 
 from . import postgres
+from .pgbouncer import ManagedPgBouncer, PgBouncerError, find_binary, install_hint, new_password
+from .pgbouncer_config import BouncerConfig
 from .processes import port_is_free, spawn, stop, wait_for, who_listens
 
 ROOT = Path(settings.BASE_DIR)
@@ -38,9 +40,17 @@ class Child:
     start: Callable[[], subprocess.Popen]
     proc: subprocess.Popen | None = None
     restarts: list[float] = field(default_factory=list)
+    # How to stop it, when SIGTERM is not the way (PgBouncer 1.23+ wants SIGQUIT).
+    halt: Callable[[], None] | None = None
 
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
+
+    def stop(self) -> None:
+        if self.halt is not None:
+            self.halt()
+        else:
+            stop(self.proc)
 
 
 @dataclass
@@ -64,6 +74,11 @@ class Lab:
     demo_role_problem: str | None = None
     # Extra environment for the children (PgBouncer's address, for one).
     extra_env: dict[str, str] = field(default_factory=dict)
+    pgbouncer_port: int = 8003
+    pgbouncer_dir: Path = field(default_factory=lambda: Path(settings.LAB_DIR) / "pgbouncer")
+    bouncer: ManagedPgBouncer | None = None
+    # Why the lab runs without PgBouncer (None when it has one).
+    pgbouncer_problem: str | None = None
 
     @property
     def url(self) -> str:
@@ -133,6 +148,65 @@ class Lab:
         for role, password, limit in roles:
             if role and not self.demo_role_problem:
                 self.demo_role_problem = postgres.ensure_demo_role(dsn, role, password, limit)
+
+    def start_pgbouncer(self) -> None:
+        """A managed PgBouncer in front of the lab's PostgreSQL, when its binary is here."""
+        from lessons import lab
+
+        if settings.LAB["PGBOUNCER"] and not settings.LAB["PGBOUNCER"]["managed"]:
+            return  # PGBOUNCER_URL: an external PgBouncer
+        binary = find_binary()
+        if binary is None:
+            self.pgbouncer_problem = f"PgBouncer is not installed: {install_hint()}"
+            return
+        if self.demo_role_problem:
+            self.pgbouncer_problem = f"PgBouncer needs the lab's roles: {self.demo_role_problem}"
+            return
+        import dj_database_url
+
+        db = dj_database_url.parse(self.database_url)
+        config = BouncerConfig(
+            listen_port=self.pgbouncer_port,
+            pg_host=db["HOST"] or "127.0.0.1",
+            pg_port=int(db["PORT"] or 5432),
+            dbname=db["NAME"],
+            server_user=settings.LAB["BOUNCER_ROLE"],
+            server_password=settings.LAB["BOUNCER_PASSWORD"],
+            admin_password=new_password(),
+            max_server_connections=lab.budget_slices(self.budget)["pgbouncer"],
+        )
+        self.bouncer = ManagedPgBouncer(config, self.pgbouncer_dir, binary)
+        try:
+            self.bouncer.start()
+        except PgBouncerError as exc:
+            raise LabStartError(str(exc)) from None
+        self.children["pgbouncer"] = Child(
+            "pgbouncer", self._restart_pgbouncer, self.bouncer.proc, halt=self.bouncer.stop
+        )
+        self.extra_env.update(
+            POOLING_LAB_PGBOUNCER_HOST=config.listen_host,
+            POOLING_LAB_PGBOUNCER_PORT=str(config.listen_port),
+            POOLING_LAB_PGBOUNCER_VERSION=self.bouncer.version,
+            POOLING_LAB_PGBOUNCER_ADMIN_USER=config.admin_user,
+            POOLING_LAB_PGBOUNCER_ADMIN_PASSWORD=config.admin_password,
+        )
+
+    def pgbouncer_settings(self) -> dict | None:
+        """What settings.LAB["PGBOUNCER"] holds in the children (see tutorial/settings.py)."""
+        if self.bouncer is None:
+            return None
+        return {
+            "host": self.bouncer.config.listen_host,
+            "port": self.bouncer.port,
+            "admin_user": self.bouncer.config.admin_user,
+            "admin_password": self.bouncer.config.admin_password,
+            "version": self.bouncer.version,
+            "managed": True,
+        }
+
+    def _restart_pgbouncer(self) -> subprocess.Popen:
+        self.bouncer.start()
+        return self.bouncer.proc
 
     def child_env(self) -> dict[str, str]:
         env = {
@@ -254,6 +328,7 @@ class Lab:
             self.add(f"worker-{number}", lambda cmd=cmd, n=number: self._spawn(f"worker-{n}", cmd))
 
     def start_servers(self) -> None:
+        self.start_pgbouncer()
         self.start_site()
         self.start_demo()
         self.start_workers()
@@ -294,7 +369,7 @@ class Lab:
         """Stop every child, newest first; say whether anything was running."""
         was_running = bool(self.children or self.embedded)
         for child in reversed(list(self.children.values())):
-            stop(child.proc)
+            child.stop()
         self.children.clear()
         if self.embedded is not None:
             self.embedded.stop()

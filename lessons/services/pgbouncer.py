@@ -22,7 +22,13 @@ import psutil
 import psycopg
 from psycopg.conninfo import make_conninfo
 
-from .pgbouncer_config import BouncerConfig, parse_version, render_ini, render_userlist
+from .pgbouncer_config import (
+    BouncerConfig,
+    parse_version,
+    render_hba,
+    render_ini,
+    render_userlist,
+)
 from .processes import port_is_free, spawn, stop, wait_for, who_listens
 
 FALLBACK_BINARY = "/usr/sbin/pgbouncer"
@@ -241,6 +247,7 @@ class ManagedPgBouncer:
             self.config, parse_version(self.version), self.work_dir, self.userlist_path
         )
         _write_private(self.userlist_path, render_userlist(self.config))
+        _write_private(self.work_dir / "hba.conf", render_hba(self.config))
         _write_private(self.ini_path, ini)
         user = _system_user() if os.geteuid() == 0 else None
         _own(self.work_dir, user)

@@ -46,6 +46,12 @@ class Command(BaseCommand):
             help="The ASGI demo server's port (the site's port + 2).",
         )
         parser.add_argument(
+            "--pgbouncer-port",
+            type=int,
+            default=None,
+            help="The managed PgBouncer's port (the site's port + 3).",
+        )
+        parser.add_argument(
             "--workers",
             type=int,
             default=settings.LAB["WSGI_WORKERS"],
@@ -73,12 +79,14 @@ class Command(BaseCommand):
         started = time.perf_counter()
         options["demo_port"] = options["demo_port"] or options["port"] + 1
         options["asgi_port"] = options["asgi_port"] or options["port"] + 2
+        options["pgbouncer_port"] = options["pgbouncer_port"] or options["port"] + 3
         _check_bounds(options)
         lab = Lab(
             host=options["host"],
             port=options["port"],
             demo_port=options["demo_port"],
             asgi_port=options["asgi_port"],
+            pgbouncer_port=options["pgbouncer_port"],
             workers=options["workers"],
             threads=options["threads"],
             database_url=os.environ.get("DATABASE_URL") or None,
@@ -121,6 +129,14 @@ class Command(BaseCommand):
                     f"Demo connections use the site's own user: {lab.demo_role_problem}"
                 )
             )
+        lab.start_pgbouncer()
+        if lab.bouncer:
+            self.stdout.write(
+                f"PgBouncer {lab.bouncer.version} at 127.0.0.1:{lab.pgbouncer_port} "
+                "(session and transaction pools)."
+            )
+        elif lab.pgbouncer_problem:
+            self.stdout.write(self.style.WARNING(f"Without PgBouncer: {lab.pgbouncer_problem}"))
         # The site boots (seconds of imports) while migrations and static files are done;
         # the demo server boots once the first page is up, so the two do not share the CPU.
         lab.start_site()
@@ -154,6 +170,7 @@ BOUNDS = {
     "port": (1024, 65535),
     "demo_port": (1024, 65535),
     "asgi_port": (1024, 65535),
+    "pgbouncer_port": (1024, 65535),
     "workers": (1, 8),
     "threads": (1, 32),
 }
