@@ -21,6 +21,7 @@ from markdown.treeprocessors import Treeprocessor
 from pygments.formatters import HtmlFormatter
 from pygments.lexers import get_lexer_by_name
 
+from . import checkpoints
 from .demos import Embed, embed
 
 CONTENT_DIR = Path(__file__).resolve().parent / "content"
@@ -130,6 +131,7 @@ class Lesson:
     # The body, split around the demos it embeds: strings of HTML and Embeds.
     blocks: list[SafeString | Embed] = field(default_factory=list)
     toc: list[dict[str, Any]] = field(default_factory=list)
+    checks: checkpoints.Checks = field(default_factory=checkpoints.Checks)
 
     @property
     def embeds(self) -> list[Embed]:
@@ -168,7 +170,15 @@ def load(path: Path) -> Lesson:
         objectives=list(meta.get("objectives", [])),
         demos=list(meta.get("demos", [])),
     )
+    lesson.checks = checkpoints.parse(meta, lesson.slug)
     lesson.blocks, lesson.toc = _render(lesson.slug, post.content)
+    known = {c.id for c in lesson.checks.checkpoints}
+    for item in lesson.embeds:
+        if "predict" in item.options and item.options["predict"] not in known:
+            raise ValueError(
+                f"lesson {lesson.slug}: demo {item.name!r} predicts "
+                f"{item.options['predict']!r}, which is not one of its checkpoints"
+            )
     return lesson
 
 

@@ -16,33 +16,36 @@ class Demo:
     keys: frozenset[str] = frozenset()
     # Any strategy parameter is accepted too, checked against the registry.
     takes_strategy_params: bool = False
+    # Any field of the sizing calculator (lesson 10's deployments).
+    takes_sizing_fields: bool = False
+    # The partial that renders it, when not in lessons/demos.html.
+    template: str = ""
 
+
+RUN_KEYS = frozenset(
+    {"strategy", "requests", "concurrency", "hold_ms", "work_ms", "label", "server", "fresh"}
+)
+PREDICT = frozenset({"predict"})
 
 DEMOS = {
     d.name: d
     for d in [
-        Demo("connection-cost", "What a connection costs"),
-        Demo(
-            "burst",
-            "Send requests",
-            frozenset(
-                {
-                    "strategy",
-                    "requests",
-                    "concurrency",
-                    "hold_ms",
-                    "work_ms",
-                    "label",
-                    "server",
-                    "fresh",
-                    "predict",
-                }
-            ),
-            True,
-        ),
-        Demo("lab", "Pooling lab", frozenset({"strategy"})),
+        Demo("connection-cost", "What a connection costs", PREDICT),
+        Demo("burst", "Send requests", RUN_KEYS | PREDICT, takes_strategy_params=True),
+        Demo("lab", "Pooling lab", frozenset({"strategy"}) | PREDICT),
         Demo("monitor", "Connection monitor"),
         Demo("terminate", "Kill the backends", frozenset({"strategy"})),
+        Demo(
+            "pitfall",
+            "A transaction-pooling pitfall, run for real",
+            frozenset({"pitfall"}) | PREDICT,
+        ),
+        Demo("pgbouncer", "PgBouncer's pools, clients and servers"),
+        Demo("restart-postgres", "Restart PostgreSQL"),
+        Demo("stop-pgbouncer", "Stop PgBouncer"),
+        Demo("sizing", "Sizing calculator", PREDICT, takes_sizing_fields=True),
+        Demo("benchmark", "Benchmark every strategy"),
+        Demo("evidence", "Your runs as evidence"),
     ]
 }
 
@@ -61,7 +64,11 @@ class Embed:
 
     @property
     def template(self) -> str:
-        return f"lessons/demos.html#{self.name}"
+        return DEMOS[self.name].template or f"lessons/demos.html#{self.name}"
+
+    @property
+    def title(self) -> str:
+        return DEMOS[self.name].title
 
     @property
     def anchor(self) -> str:
@@ -83,10 +90,14 @@ def embed(name: str, number: int, options: dict[str, str], lesson: str = "") -> 
         )
     else:
         param_names = set()
+    if demo.takes_sizing_fields:
+        from . import sizing
+
+        param_names |= set(sizing.known_fields())
     unknown = set(options) - demo.keys - param_names
     if unknown:
         raise ValueError(f"demo {name!r} has no option {sorted(unknown)[0]!r}")
-    if item.strategy is not None:
+    if item.strategy is not None and demo.takes_strategy_params:
         item.params = item.strategy.parse({k: v for k, v in options.items() if k in param_names})
     try:
         item.run = {f.name: f.parse(options.get(f.name)) for f in run_fields()}

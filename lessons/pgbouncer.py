@@ -28,7 +28,7 @@ POOL_FIELDS = (
     "maxwait_us",
 )
 # ptr and link pair them up: a client's link is the ptr of the server it holds.
-CLIENT_FIELDS = ("database", "state", "addr", "port", "ptr", "link")
+CLIENT_FIELDS = ("database", "state", "addr", "port", "ptr", "link", "application_name")
 SERVER_FIELDS = ("database", "state", "remote_pid", "ptr", "link")
 
 

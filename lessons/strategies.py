@@ -120,7 +120,12 @@ def _pgbouncer_database(mode: str, params: Params) -> dict[str, Any]:
 
 def _native_pool(params: Params) -> dict[str, Any]:
     pool = {k: params[k] for k in ("min_size", "max_size", "timeout", "max_idle", "max_lifetime")}
-    return {"CONN_MAX_AGE": params["conn_max_age"], "OPTIONS": {"pool": pool}}
+    return {
+        "CONN_MAX_AGE": params["conn_max_age"],
+        # With health checks on, Django gives the pool check=ConnectionPool.check_connection.
+        "CONN_HEALTH_CHECKS": params["health_checks"],
+        "OPTIONS": {"pool": pool},
+    }
 
 
 def _native_pool_rules(params: Params) -> None:
@@ -241,6 +246,9 @@ STRATEGIES: dict[str, Strategy] = {
                       "Seconds before a connection is replaced (with up to 5 % jitter)."),
                 Param("conn_max_age", "int", 0, 0, 600,
                       "CONN_MAX_AGE: anything but 0 makes Django refuse the pool."),
+                Param("health_checks", "bool", False,
+                      help="CONN_HEALTH_CHECKS: the pool checks a connection before "
+                      "handing it over (psycopg_pool's check_connection)."),
             ),
             configure=_native_pool,
             per_process=lambda params, threads: params["max_size"],

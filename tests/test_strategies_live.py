@@ -267,6 +267,9 @@ def test_terminate_never_touches_the_sites_or_another_learners_connections(site,
     killed = kill(site, "persistent")
     assert killed and not set(killed) & set(pids(theirs))
     assert site_pids <= demo_backends(lab, "site")
-    assert learner.run("persistent", {"conn_max_age": 595}, requests=8, concurrency=4)[
-        "summary"
-    ]["errors"] == 0
+    assert (
+        learner.run("persistent", {"conn_max_age": 595}, requests=8, concurrency=4)["summary"][
+            "errors"
+        ]
+        == 0
+    )

@@ -17,6 +17,7 @@ urlpatterns = [
     path("demos/recent/<slug:slug>/", demos.recent_runs, name="demo-recent"),
     path("demos/terminate/", demos.terminate, name="demo-terminate"),
     path("demos/reset/", demos.reset, name="demo-reset"),
+    path("demos/pgbouncer/", demos.pgbouncer_panel, name="demo-pgbouncer"),
     path("api/strategies", api.strategy_list, name="api-strategies"),
     path("api/lab", api.lab_info, name="api-lab"),
     path("api/lab/reset", api.lab_reset, name="api-lab-reset"),

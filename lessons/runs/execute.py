@@ -18,6 +18,7 @@ from urllib.parse import urlencode
 
 from django.db import DatabaseError, connections, transaction
 from django.utils import timezone
+from django.utils.module_loading import import_string
 
 from .. import faults, lab, strategies
 from ..loadgen import fetch_json
@@ -192,7 +193,12 @@ class RunStopped(RuntimeError):
     """A run could not go on; the message is for the learner."""
 
 
-EXECUTORS: dict[str, Callable[[Run], None]] = {Run.Kind.RUN: run_probes}
+# What executes each kind of run, by import path (each kind lives in its own module).
+EXECUTORS: dict[str, str] = {
+    Run.Kind.RUN: "lessons.runs.execute.run_probes",
+    Run.Kind.PITFALL: "lessons.pitfalls.execute",
+    Run.Kind.BENCHMARK: "lessons.benchmarks.execute",
+}
 
 
 def _claim(run_id: int) -> Run | None:
@@ -215,7 +221,7 @@ def execute(run_id: int) -> None:
         run = _retrying(lambda: _claim(run_id))
         if run is not None:
             try:
-                EXECUTORS[run.kind](run)
+                import_string(EXECUTORS[run.kind])(run)
             except Exception as exc:
                 if not isinstance(exc, RunStopped):
                     log.exception("run %s stopped", run_id)

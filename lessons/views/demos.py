@@ -8,7 +8,7 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from .. import content, cost, errors, faults, learners, strategies
+from .. import bouncer_view, content, cost, errors, faults, lab, learners, monitor, strategies
 from ..boundary import LabError, form_fields
 from ..models import Run
 from ..runs import create
@@ -75,3 +75,18 @@ def reset(request: HtmxHttpRequest) -> HttpResponse:
     if request.htmx:
         return TemplateResponse(request, "lessons/demos.html#reset-done", {"killed": killed})
     return HttpResponseRedirect(reverse("index"))
+
+
+@require_GET
+def pgbouncer_panel(request: HtmxHttpRequest) -> TemplateResponse:
+    """PgBouncer's pools and the picture of its clients and servers, polled every second."""
+    learner = learners.current(request)
+    sample = monitor.latest()
+    context = {
+        "bouncer": lab.pgbouncer(),
+        "picture": bouncer_view.picture(
+            sample.pgbouncer if sample else None, learner.tag if learner else None
+        ),
+    }
+    template = "lessons/pgbouncer.html#panel" if request.htmx else "lessons/pgbouncer.html"
+    return TemplateResponse(request, template, context)
