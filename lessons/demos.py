@@ -39,13 +39,20 @@ DEMOS = {
             "pitfall",
             "A transaction-pooling pitfall, run for real",
             frozenset({"pitfall"}) | PREDICT,
+            template="lessons/pitfalls.html#demo",
         ),
         Demo("pgbouncer", "PgBouncer's pools, clients and servers"),
-        Demo("restart-postgres", "Restart PostgreSQL"),
-        Demo("stop-pgbouncer", "Stop PgBouncer"),
-        Demo("sizing", "Sizing calculator", PREDICT, takes_sizing_fields=True),
-        Demo("benchmark", "Benchmark every strategy"),
-        Demo("evidence", "Your runs as evidence"),
+        Demo("restart-postgres", "Restart PostgreSQL", template="lessons/faults.html#restart"),
+        Demo("stop-pgbouncer", "Stop PgBouncer", template="lessons/faults.html#stop-pgbouncer"),
+        Demo(
+            "sizing",
+            "Sizing calculator",
+            PREDICT,
+            takes_sizing_fields=True,
+            template="lessons/sizing.html#demo",
+        ),
+        Demo("benchmark", "Benchmark every strategy", template="lessons/benchmarks.html#demo"),
+        Demo("evidence", "Your runs as evidence", template="lessons/evidence.html#demo"),
     ]
 }
 
