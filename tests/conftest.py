@@ -55,8 +55,6 @@ def lab(django_db_setup, django_db_blocker, tmp_path_factory):
     url = database_url()
     static_root = tmp_path_factory.mktemp("static")
     settings.STATIC_ROOT = static_root
-    os.environ["STATIC_ROOT"] = str(static_root)
-    os.environ["POOLING_LAB_ALIAS_IDLE_SECONDS"] = "5"
     with django_db_blocker.unblock():
         call_command("collectstatic", verbosity=0, interactive=False)
     instance = Lab(
@@ -69,6 +67,15 @@ def lab(django_db_setup, django_db_blocker, tmp_path_factory):
         threads=4,
         database_url=url,
         log_dir=TEST_DIR / "logs",
+        extra_env={
+            "STATIC_ROOT": str(static_root),
+            # Idle aliases close after 5 s, so tests that count a strategy's connections
+            # do not wait 5 minutes for earlier tests' to go.
+            "POOLING_LAB_ALIAS_IDLE_SECONDS": "5",
+            # The killed-worker test waits this long for the reaper; runs write progress
+            # 4 times a second, so 8 s without any is a dead worker even on a busy machine.
+            "POOLING_LAB_RUN_STALE_SECONDS": "8",
+        },
     )
     instance.prepare_roles(url.replace("postgres://", "postgresql://", 1))
     settings.LAB.update(
@@ -78,6 +85,7 @@ def lab(django_db_setup, django_db_blocker, tmp_path_factory):
         ASGI_URL=instance.asgi_url,
         ASGI_WORKERS=1,
         CONNECTION_BUDGET=instance.budget,
+        RUN_STALE_SECONDS=8,
     )
     try:
         instance.start_servers()

@@ -55,7 +55,7 @@ class Http:
         elif form is not None:
             data = urllib.parse.urlencode(form, doseq=True).encode()
             hdrs["Content-Type"] = "application/x-www-form-urlencoded"
-        if method == "POST":
+        if method not in {"GET", "HEAD", "OPTIONS"}:
             hdrs["X-CSRFToken"] = self.csrf_token()
         req = urllib.request.Request(self.base + path, data=data, method=method, headers=hdrs)
         try:

@@ -34,6 +34,10 @@ def start_tutorial(tmp_path: Path, port: int) -> tuple[subprocess.Popen, list[st
             str(port),
             "--demo-port",
             str(free_port()),
+            "--asgi-port",
+            str(free_port()),
+            "--pgbouncer-port",
+            str(free_port()),
         ],
         cwd=ROOT,
         env=env,
@@ -80,15 +84,46 @@ def test_tutorial_serves_lesson_two_and_stops_every_child_on_sigterm(tmp_path):
         assert any("gunicorn" in " ".join(c.cmdline()) for c in children)
         if not os.environ.get("DATABASE_URL"):
             assert "postgres" in names
+        commands = [command(c) for c in children]
+        # The ASGI demo server, the run workers, and PgBouncer when it is installed.
+        assert any("uvicorn" in c for c in commands)
+        assert sum("db_worker" in c for c in commands) == 3
         status, page = get(f"http://127.0.0.1:{port}/lessons/no-pooling/")
         assert status == 200 and b"No pooling" in page
         assert any("2 workers x 4 threads" in line for line in lines)
+        restarted = kill_and_await_restart(proc, children, "db_worker")
+        if "pgbouncer" in names:
+            restarted += kill_and_await_restart(proc, descendants(proc.pid), "pgbouncer")
     finally:
         proc.send_signal(signal.SIGTERM)
         output, _ = proc.communicate(timeout=60)
     assert proc.returncode == 0, output
     assert "Stopped" in output
+    assert "run workers" in output or "worker-" in output
+    for name in restarted:
+        assert f"The lab's {name}" in output and "started it again" in output
     assert wait_gone(children) == []
+
+
+def command(process: psutil.Process) -> str:
+    try:
+        return " ".join(process.cmdline())
+    except psutil.Error:  # exited meanwhile, or a zombie not yet reaped
+        return ""
+
+
+def kill_and_await_restart(proc, children, marker: str) -> list[str]:
+    """kill -9 one child whose command mentions `marker`; the lab starts it again."""
+    before = sum(marker in command(c) for c in children)
+    victim = next(c for c in children if marker in command(c))
+    victim.kill()
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        again = [c for c in descendants(proc.pid) if marker in command(c) and c.pid != victim.pid]
+        if len(again) >= before:
+            return ["pgbouncer" if marker == "pgbouncer" else "worker-"]
+        time.sleep(0.2)
+    raise AssertionError(f"the lab did not start {marker} again")
 
 
 @pytest.mark.django_db
@@ -148,6 +183,10 @@ def test_an_unreachable_database_url_is_a_clear_error(tmp_path):
             "--port",
             str(free_port()),
             "--demo-port",
+            str(free_port()),
+            "--asgi-port",
+            str(free_port()),
+            "--pgbouncer-port",
             str(free_port()),
         ],
         cwd=ROOT,

@@ -209,6 +209,8 @@ LAB = {
     "MAX_RUN_CONCURRENCY": env_int("POOLING_LAB_MAX_RUN_CONCURRENCY", 32),
     # requests x hold_ms / concurrency: the least time a run keeps the demo server busy.
     "MAX_RUN_HOLD_SECONDS": env_int("POOLING_LAB_MAX_RUN_HOLD_SECONDS", 30),
+    # A running run without progress for this long had its worker die: it is failed.
+    "RUN_STALE_SECONDS": env_int("POOLING_LAB_RUN_STALE_SECONDS", 20),
 }
 
 SESSION_ENGINE = "django.contrib.sessions.backends.db"

@@ -43,6 +43,7 @@ def as_json(run: Run) -> dict[str, Any]:
         "results": [r for r in run.results if r is not None],
         "summary": run.summary,
         "created": run.created.isoformat() if run.created else None,
+        "started": run.started.isoformat() if run.started else None,
         "finished": run.finished.isoformat() if run.finished else None,
     }
     if run.kind != Run.Kind.RUN:

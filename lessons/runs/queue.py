@@ -30,7 +30,6 @@ from ..models import Learner, Run
 log = logging.getLogger(__name__)
 
 LOCK_KEY = 0x706F6F6C  # "pool": the dispatcher's advisory lock
-STALE_RUNNING = timedelta(seconds=20)
 UNCLAIMED = timedelta(seconds=60)
 LONG_SECONDS = 5
 PITFALL_CONNECTIONS = 2
@@ -153,7 +152,9 @@ def reap() -> int:
     """Fail runs whose worker died or that no worker took (inside the dispatcher's lock)."""
     now = timezone.now()
     count = 0
-    for run in Run.objects.filter(status=Run.Status.RUNNING, heartbeat__lt=now - STALE_RUNNING):
+    # Progress comes four times a second: this long without it, the worker is gone.
+    stale = timedelta(seconds=lab.config()["RUN_STALE_SECONDS"])
+    for run in Run.objects.filter(status=Run.Status.RUNNING, heartbeat__lt=now - stale):
         seconds = (now - run.heartbeat).total_seconds()
         count += fail(
             run,

@@ -348,8 +348,9 @@ class Lab:
         proc = self.children[name].proc
         wait_for(lambda: _answers(url), timeout=30, proc=proc, what=f"{name} at {url}")
 
-    def supervise(self) -> list[str]:
-        """Start again every child that died; say which. Raise if one keeps dying."""
+    def supervise(self) -> list[tuple[str, str]]:
+        """Start again every child that died; say which, with the end of its log. Raise if
+        one keeps dying."""
         restarted = []
         now = time.monotonic()
         for child in self.children.values():
@@ -361,8 +362,10 @@ class Lab:
                     f"The lab's {child.name} keeps stopping (exit {child.proc.returncode}); "
                     f"see {self.log_dir / (child.name + '.log')}."
                 )
+            log = self.log_dir / f"{child.name}.log"
+            tail = log.read_text(errors="replace")[-800:] if log.exists() else ""
             child.proc = child.start()
-            restarted.append(child.name)
+            restarted.append((child.name, tail))
         return restarted
 
     def stop(self) -> bool:

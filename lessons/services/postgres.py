@@ -66,6 +66,8 @@ def conninfo(port: int, dbname: str = "postgres", user: str = "postgres") -> str
 class EmbeddedPostgres:
     data_dir: Path
     port: int
+    # Server settings beyond the defaults (a test may want a tiny max_connections).
+    settings: dict[str, str] = field(default_factory=dict)
     proc: subprocess.Popen | None = field(default=None, repr=False)
 
     @property
@@ -93,8 +95,11 @@ class EmbeddedPostgres:
                 "127.0.0.1",
                 "-c",
                 "unix_socket_directories=",
-                "-c",
-                "max_connections=100",
+                *(
+                    arg
+                    for key, value in {"max_connections": "100", **self.settings}.items()
+                    for arg in ("-c", f"{key}={value}")
+                ),
             ],
             log_path=self.log_path,
             user=user,

@@ -113,9 +113,7 @@ class Command(BaseCommand):
         finally:
             connections.close_all()
             if lab.stop():
-                self.stdout.write(
-                    "Stopped the site, the demo servers, the run workers and PostgreSQL."
-                )
+                self.stdout.write("Stopped every server the lab started.")
 
     def _start(self, lab: Lab, started: float) -> None:
         lab.check_ports()
@@ -162,8 +160,11 @@ class Command(BaseCommand):
         )
 
     def _watch(self, lab: Lab) -> None:
-        for name in lab.supervise():
-            self.stdout.write(self.style.WARNING(f"The lab's {name} stopped; started it again."))
+        for name, tail in lab.supervise():
+            self.stdout.write(
+                self.style.WARNING(f"The lab's {name} stopped; started it again. Its log ended:")
+            )
+            self.stdout.write(tail.rstrip() or "(nothing)")
 
 
 BOUNDS = {
