@@ -36,6 +36,8 @@ class Target:
     name: str
     path: str
     application_name: str
+    # Another server than the lab's demo server (the bare app).
+    base: str = ""
     rates: list[float] = field(default_factory=list)
     p50s: list[float] = field(default_factory=list)
     p95s: list[float] = field(default_factory=list)
@@ -111,6 +113,7 @@ def _wrk_round(base: str, target: Target, seconds: float, concurrency: int) -> N
 def run_round(
     base: str, target: Target, *, requests: int, seconds: float, concurrency: int, use_wrk: bool
 ) -> None:
+    base = target.base or base
     with monitor.PeakSampler(target.application_name, interval=0.05) as peak:
         if use_wrk:
             _wrk_round(base, target, seconds, concurrency)

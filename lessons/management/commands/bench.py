@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import json
 import urllib.request
+from contextlib import ExitStack
 
 from django.core.management.base import BaseCommand, CommandError
 
-from lessons import bench
-
-BARE = "bare view (native pool)"
+from lessons import bare, bench
 
 
 class Command(BaseCommand):
@@ -36,6 +35,11 @@ class Command(BaseCommand):
             help="Use the lab's Python client even when wrk is installed.",
         )
         parser.add_argument("--json", action="store_true", help="Print JSON instead of a table.")
+        parser.add_argument(
+            "--no-bare",
+            action="store_true",
+            help="Leave out the bare Django app (scripts/bare_django.py) it compares with.",
+        )
 
     def handle(self, *args, **options) -> None:
         self._check_bounds(options)
@@ -50,7 +54,6 @@ class Command(BaseCommand):
             concurrency=options["concurrency"],
             use_wrk=use_wrk,
         )
-        found = bench.targets()
         self.stdout.write(
             f"Demo server {base}: {lab['wsgi']['workers']} workers x {lab['wsgi']['threads']} "
             f"threads; {options['rounds']} interleaved rounds at concurrency "
@@ -62,13 +65,22 @@ class Command(BaseCommand):
                 "client load)"
             )
         )
+        with ExitStack() as stack:
+            found = bench.targets()
+            if not options["no_bare"]:
+                workers, threads = lab["wsgi"]["workers"], lab["wsgi"]["threads"]
+                found += bare.targets(stack.enter_context(bare.served(workers, threads)))
+            rows = self._measure(base, found, load, options["rounds"])
+        self._print(rows, options["json"])
+
+    def _measure(self, base: str, found: list, load: dict, rounds: int) -> list[dict]:
         for target in found:  # warm-up: pools open, imports done; not counted
             bench.run_round(base, target, **{**load, "requests": 50, "seconds": 1})
             target.reset()
-        for _ in range(options["rounds"]):
+        for _ in range(rounds):
             for target in found:
                 bench.run_round(base, target, **load)
-        self._print(bench.report(found), options["json"])
+        return bench.report(found)
 
     def _print(self, rows: list[dict], as_json: bool) -> None:
         if as_json:
@@ -87,11 +99,14 @@ class Command(BaseCommand):
         rate = {r["target"]: r["req_per_s"] for r in rows}
         if {"native-pool", "no-pool"} <= set(rate):
             self.stdout.write(
-                f"native-pool / no-pool: {rate['native-pool'] / rate['no-pool']:.2f}x"
+                f"lab: native-pool / no-pool: {rate['native-pool'] / rate['no-pool']:.2f}x"
             )
-        if {"native-pool", BARE} <= set(rate):
+        if "bare Django, pool" in rate:
+            got = bare.ratios(rows)
             self.stdout.write(
-                f"native-pool probe / bare view: {rate['native-pool'] / rate[BARE]:.0%}"
+                f"bare Django: pool / no pool: {got['bare_ratio']:.2f}x\n"
+                f"native-pool probe / bare Django pool: {got['probe_vs_bare_pool']:.0%}\n"
+                f"lab's ratio / bare Django's ratio: {got['ratio_vs_bare']:.0%}"
             )
 
     def _check_bounds(self, options: dict) -> None:
