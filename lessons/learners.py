@@ -44,6 +44,12 @@ def ensure(request: HttpRequest) -> Learner:
     return learner
 
 
+def is_instructor(request: HttpRequest) -> bool:
+    """Signed in as the room's instructor (lessons.views.instructor)."""
+    session = getattr(request, "session", None)
+    return bool(session is not None and session.get("instructor"))
+
+
 def my_run(request: HttpRequest, run_id: int) -> Run:
     """A run of this learner's; anyone else's is not found (404), not forbidden."""
     from .runs import queue

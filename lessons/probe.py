@@ -12,7 +12,7 @@ import os
 import threading
 import time
 import weakref
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from datetime import UTC, datetime
 from typing import Any
 
@@ -47,6 +47,12 @@ _seen: weakref.WeakSet = weakref.WeakSet()
 _starts: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 # Behind PgBouncer the client connection is not the backend: keep the backends themselves.
 _seen_servers: OrderedDict[tuple[int, str], None] = OrderedDict()
+# When each connection this process opened went away without a request seeing it (its
+# object collected: under ASGI a request's persistent connection dies with its context),
+# by "<pid>@<start>". A run asks for it afterwards, so its peak counts what was open.
+# A deque: appending is atomic, and the finalizer may run (by garbage collection) in a
+# thread that holds one of this module's locks.
+_gone: deque[tuple[str, float]] = deque(maxlen=4096)
 
 
 @functools.lru_cache(maxsize=512)
@@ -97,7 +103,12 @@ def _query(cursor, raw, choice: aliases.Choice, hold_ms: int) -> tuple[int, str 
     start = start.isoformat() if start else None
     if not choice.strategy.pgbouncer_mode:
         _starts[raw] = start
+        weakref.finalize(raw, _went, f"{pid}@{start}")
     return pid, start
+
+
+def _went(key: str) -> None:
+    _gone.append((key, time.time()))
 
 
 def measure(alias: str, choice: aliases.Choice, hold_ms: int, work_ms: int) -> dict[str, Any]:
@@ -166,10 +177,12 @@ def probe(choice: aliases.Choice, hold_ms: int, work_ms: int = 0) -> dict[str, A
 
 
 def stats(choice: aliases.Choice) -> dict[str, Any]:
-    """The pool's own view in this process, asked for once a run is over."""
+    """The pool's own view in this process, and the connections that went away unseen,
+    asked for once a run is over."""
+    gone = dict(list(_gone))
+    pool = None
     for alias in aliases.live():
         if alias.choice == choice:
             wrapper = aliases.wrapper_of(alias.name)
             pool = choice.strategy.pool.stats(wrapper) if wrapper else None
-            return {"worker_pid": os.getpid(), "pool": pool}
-    return {"worker_pid": os.getpid(), "pool": None}
+    return {"worker_pid": os.getpid(), "pool": pool, "gone": gone}

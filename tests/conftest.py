@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -50,7 +52,7 @@ def database_url() -> str:
 
 
 @pytest.fixture(scope="session")
-def lab(django_db_setup, django_db_blocker, tmp_path_factory):
+def lab(django_db_setup, django_db_blocker, tmp_path_factory, embedded_pg):
     """The real lab servers (gunicorn demo server 2 x 4, site) on the test database."""
     url = database_url()
     static_root = tmp_path_factory.mktemp("static")
@@ -67,6 +69,10 @@ def lab(django_db_setup, django_db_blocker, tmp_path_factory):
         threads=4,
         database_url=url,
         log_dir=TEST_DIR / "logs",
+        control_dir=TEST_DIR / "control",
+        # The suite's own embedded server: the lab may restart it, never stop it for good.
+        embedded=embedded_pg,
+        owns_database=False,
         extra_env={
             "STATIC_ROOT": str(static_root),
             # Idle aliases close after 5 s, so tests that count a strategy's connections
@@ -86,13 +92,25 @@ def lab(django_db_setup, django_db_blocker, tmp_path_factory):
         ASGI_WORKERS=1,
         CONNECTION_BUDGET=instance.budget,
         RUN_STALE_SECONDS=8,
+        CONTROL_DIR=str(instance.control_dir),
+        EMBEDDED_PG=embedded_pg is not None,
     )
     try:
         instance.start_servers()
         settings.LAB["PGBOUNCER"] = instance.pgbouncer_settings()
+        # What `manage.py tutorial` does twice a second: the site's requests, dead children.
+        # It lives as long as the test process: a child it starts (PostgreSQL after a
+        # restart) gets its parent-death signal when the starting thread ends.
+        threading.Thread(target=_watch, args=(instance,), daemon=True).start()
         yield instance
     finally:
         instance.stop()
+
+
+def _watch(instance: Lab) -> None:
+    while True:
+        time.sleep(0.5)
+        instance.watch()
 
 
 @pytest.fixture

@@ -190,6 +190,10 @@ LAB = {
     "ASGI_URL": os.environ.get("POOLING_LAB_ASGI_URL", ""),
     "ASGI_WORKERS": env_int("POOLING_LAB_ASGI_WORKERS", 1),
     "PGBOUNCER": _pgbouncer(),
+    # The supervisor's control folder and whether it runs PostgreSQL itself (set by
+    # `manage.py tutorial`): restarting PostgreSQL is possible only then.
+    "CONTROL_DIR": os.environ.get("POOLING_LAB_CONTROL_DIR", ""),
+    "EMBEDDED_PG": env_bool("POOLING_LAB_EMBEDDED_PG"),
     # 0 means "half of the server's max_connections", read when first needed.
     "CONNECTION_BUDGET": env_int("POOLING_LAB_CONNECTION_BUDGET", 0),
     "DEMO_ROLE": DEMO_ROLE,

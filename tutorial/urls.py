@@ -1,6 +1,6 @@
 from django.urls import path
 
-from lessons.views import api, demos, pages
+from lessons.views import api, demos, faults, pages
 
 urlpatterns = [
     path("", pages.index, name="index"),
@@ -18,9 +18,13 @@ urlpatterns = [
     path("demos/terminate/", demos.terminate, name="demo-terminate"),
     path("demos/reset/", demos.reset, name="demo-reset"),
     path("demos/pgbouncer/", demos.pgbouncer_panel, name="demo-pgbouncer"),
+    path("demos/lab/<slug:action>/", faults.demo_action, name="demo-fault"),
+    path("demos/lab/<slug:action>/status/", faults.status_page, name="demo-fault-status"),
     path("api/strategies", api.strategy_list, name="api-strategies"),
     path("api/lab", api.lab_info, name="api-lab"),
     path("api/lab/reset", api.lab_reset, name="api-lab-reset"),
+    path("api/lab/restart-postgres", faults.restart_postgres, name="api-restart-postgres"),
+    path("api/lab/stop-pgbouncer", faults.stop_pgbouncer, name="api-stop-pgbouncer"),
     path("api/runs", api.runs, name="api-runs"),
     path("api/runs/<int:run_id>", api.run_detail, name="api-run"),
     path("api/runs/<int:run_id>/cancel", api.run_cancel, name="api-run-cancel"),

@@ -119,23 +119,25 @@ def _demo_server_answers(base: str, timeout: float = 20) -> bool:
     return False
 
 
-def _pool_stats(base: str, run: Run, worker_pids: set[int]) -> dict[str, Any]:
-    """Each worker's pool as the pool itself reports it, asked once the load is over."""
-    strategy = strategies.get(run.strategy)
-    found: dict[str, Any] = {}
-    if strategy.pool.kind == "none":
-        return found
+def _after_stats(base: str, run: Run, worker_pids: set[int]) -> tuple[dict, dict]:
+    """From each worker process, once the load is over: its pool as the pool reports it,
+    and when connections went away without a request seeing it (for the exact peak)."""
     url = f"{base}/probe/{run.strategy}/stats?{probe_query(run)}"
+    pools: dict[str, Any] = {}
+    gone: dict[str, float] = {}
+    answered: set[int] = set()
     for _ in range(4 * max(1, len(worker_pids))):
-        if worker_pids <= {int(pid) for pid in found}:
+        if worker_pids <= answered:
             break
         try:
             answer = _get_json(url)
         except OSError:
             break
+        answered.add(answer["worker_pid"])
+        gone.update(answer.get("gone") or {})
         if answer.get("pool"):
-            found[str(answer["worker_pid"])] = answer["pool"]
-    return found
+            pools[str(answer["worker_pid"])] = answer["pool"]
+    return pools, gone
 
 
 def _after_asgi(base: str, run: Run) -> None:
@@ -171,11 +173,15 @@ def run_probes(run: Run) -> None:
         elapsed = time.perf_counter() - started
     results = progress.collected()
     workers = {r["worker_pid"] for r in results if r.get("ok")}
-    pools = _pool_stats(base, run, workers)
+    pools, gone = _after_stats(base, run, workers)
     if run.server == "asgi" and run.learner_id:
         _after_asgi(base, run)
     summary = summarise(
-        results, elapsed, behind_pgbouncer=bool(strategy.pgbouncer_mode), pools=pools
+        results,
+        elapsed,
+        behind_pgbouncer=bool(strategy.pgbouncer_mode),
+        pools=pools,
+        gone=gone,
     )
     status = Run.Status.CANCELLED if progress.cancel.is_set() else Run.Status.DONE
     _retrying(

@@ -1,9 +1,11 @@
 """A finished run's figures, each one true for this run alone.
 
 `peak_server_connections` is exact, not sampled: each connection that served the run is
-open from the moment it was opened for a request (or first handed to one) until a
-request's release closed it, or the run ended; the peak is the most such intervals that
-overlap. Ten sequential no-pool requests therefore show 1, whatever else the server does.
+open from the moment it was ready for a request (opened for it, or first handed to it)
+until a request's release closed it, the demo process saw it go away (`gone`: under ASGI
+a request's persistent connection dies with its context), or the run ended; the peak is
+the most such intervals that overlap. Ten sequential no-pool requests therefore show 1,
+whatever else the server does.
 """
 
 from __future__ import annotations
@@ -61,7 +63,9 @@ def mark_first_uses(results: list[Result], behind_pgbouncer: bool) -> None:
         )
 
 
-def peak_open(results: list[Result], behind_pgbouncer: bool) -> int:
+def peak_open(
+    results: list[Result], behind_pgbouncer: bool, gone: dict[str, float] | None = None
+) -> int:
     """The most of this run's connections open at the same moment (exact, see above)."""
     served = _served(results)
     if not served:
@@ -71,11 +75,16 @@ def peak_open(results: list[Result], behind_pgbouncer: bool) -> int:
     for result in served:
         key = backend_id(result)
         if key not in spans:
-            start = result["asked_at"] if result.get("opened") else result["acquired_at"]
-            spans[key] = [start, run_end]
+            # From when the connection was ready (a connect may wait for a free slot
+            # before it succeeds; until then it is not one of the run's open connections).
+            spans[key] = [result["acquired_at"], run_end]
         # Behind PgBouncer the client's close leaves the server connection open.
         if result.get("closed") and not behind_pgbouncer:
             spans[key][1] = min(spans[key][1], result["released_at"])
+    for (pid, start), span in spans.items():
+        went = (gone or {}).get(f"{pid}@{start}")
+        if went is not None and went >= span[0]:
+            span[1] = min(span[1], went)
     # At equal times a close comes before an open: a connection closed and another opened
     # at once were not both open.
     events = sorted(
@@ -94,6 +103,7 @@ def summarise(
     *,
     behind_pgbouncer: bool = False,
     pools: dict[str, Any] | None = None,
+    gone: dict[str, float] | None = None,
 ) -> dict[str, Any]:
     mark_first_uses(results, behind_pgbouncer)
     ok = [r for r in results if r.get("ok")]
@@ -118,6 +128,6 @@ def summarise(
         "connect_p50_ms": percentile([r["connect_ms"] for r in ok if r.get("connect_ms")], 50),
         "query_p50_ms": percentile([r["query_ms"] for r in ok if r.get("query_ms")], 50),
         "req_per_s": round(len(sent) / elapsed_s, 1) if elapsed_s > 0 and sent else None,
-        "peak_server_connections": peak_open(results, behind_pgbouncer),
+        "peak_server_connections": peak_open(results, behind_pgbouncer, gone),
         "pools": pools or {},
     }

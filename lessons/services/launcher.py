@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -20,7 +21,7 @@ from pathlib import Path
 
 from django.conf import settings
 
-from . import postgres
+from . import control, postgres
 from .pgbouncer import ManagedPgBouncer, PgBouncerError, find_binary, install_hint, new_password
 from .pgbouncer_config import BouncerConfig
 from .processes import port_is_free, spawn, stop, wait_for, who_listens
@@ -28,6 +29,8 @@ from .processes import port_is_free, spawn, stop, wait_for, who_listens
 ROOT = Path(settings.BASE_DIR)
 # A child that dies more often than this within a minute is not restarted again.
 MAX_RESTARTS_PER_MINUTE = 5
+# "Stop PgBouncer" keeps it down this long, so that a learner can see requests fail.
+PGBOUNCER_DOWN_SECONDS = 15
 
 
 class LabStartError(RuntimeError):
@@ -42,6 +45,8 @@ class Child:
     restarts: list[float] = field(default_factory=list)
     # How to stop it, when SIGTERM is not the way (PgBouncer 1.23+ wants SIGQUIT).
     halt: Callable[[], None] | None = None
+    # Stopped on purpose until then (monotonic seconds): not a death to report.
+    held_until: float = 0.0
 
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
@@ -79,6 +84,11 @@ class Lab:
     bouncer: ManagedPgBouncer | None = None
     # Why the lab runs without PgBouncer (None when it has one).
     pgbouncer_problem: str | None = None
+    # Where the site leaves requests for the supervisor (lessons.services.control).
+    control_dir: Path = field(default_factory=lambda: Path(settings.LAB_DIR) / "control")
+    # False when the embedded server belongs to someone else (the test suite).
+    owns_database: bool = True
+    _watching: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
     def url(self) -> str:
@@ -219,6 +229,8 @@ class Lab:
             "POOLING_LAB_ASGI_URL": self.asgi_url,
             "POOLING_LAB_ASGI_WORKERS": "1",
             "POOLING_LAB_CONNECTION_BUDGET": str(self.budget),
+            "POOLING_LAB_CONTROL_DIR": str(self.control_dir),
+            "POOLING_LAB_EMBEDDED_PG": "1" if self.embedded else "",
             "PYTHONUNBUFFERED": "1",
             **self.extra_env,
         }
@@ -348,6 +360,29 @@ class Lab:
         proc = self.children[name].proc
         wait_for(lambda: _answers(url), timeout=30, proc=proc, what=f"{name} at {url}")
 
+    def watch(self) -> list[tuple[str, str]]:
+        """One look: do what the site asked for, then start again any child that died."""
+        with self._watching:
+            self.control_dir.mkdir(parents=True, exist_ok=True)
+            for action in control.pending(self.control_dir):
+                control.finish(self.control_dir, action, self._do(action))
+            return self.supervise()
+
+    def _do(self, action: str) -> dict:
+        started = time.monotonic()
+        if action == "restart-postgres":
+            if self.embedded is None:
+                return {"ok": False, "message": "the lab does not run this PostgreSQL"}
+            self.embedded.stop()
+            self.embedded.start()
+            return {"ok": True, "seconds": round(time.monotonic() - started, 2)}
+        child = self.children.get("pgbouncer")
+        if child is None or self.bouncer is None:
+            return {"ok": False, "message": "the lab does not run a PgBouncer"}
+        child.stop()
+        child.held_until = time.monotonic() + PGBOUNCER_DOWN_SECONDS
+        return {"ok": True, "back_in_seconds": PGBOUNCER_DOWN_SECONDS}
+
     def supervise(self) -> list[tuple[str, str]]:
         """Start again every child that died; say which, with the end of its log. Raise if
         one keeps dying."""
@@ -355,6 +390,12 @@ class Lab:
         now = time.monotonic()
         for child in self.children.values():
             if child.alive():
+                continue
+            if child.held_until:
+                if now < child.held_until:
+                    continue  # stopped on purpose: back when its time is up
+                child.held_until = 0.0
+                child.proc = child.start()
                 continue
             child.restarts = [t for t in child.restarts if now - t < 60] + [now]
             if len(child.restarts) > MAX_RESTARTS_PER_MINUTE:
@@ -371,12 +412,13 @@ class Lab:
     def stop(self) -> bool:
         """Stop every child, newest first; say whether anything was running."""
         was_running = bool(self.children or self.embedded)
-        for child in reversed(list(self.children.values())):
-            child.stop()
-        self.children.clear()
-        if self.embedded is not None:
+        with self._watching:  # a watch() meanwhile would start them again
+            for child in reversed(list(self.children.values())):
+                child.stop()
+            self.children.clear()
+        if self.embedded is not None and self.owns_database:
             self.embedded.stop()
-            self.embedded = None
+        self.embedded = None
         return was_running
 
 

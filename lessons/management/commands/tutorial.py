@@ -160,7 +160,7 @@ class Command(BaseCommand):
         )
 
     def _watch(self, lab: Lab) -> None:
-        for name, tail in lab.supervise():
+        for name, tail in lab.watch():
             self.stdout.write(
                 self.style.WARNING(f"The lab's {name} stopped; started it again. Its log ended:")
             )
