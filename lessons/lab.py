@@ -88,7 +88,7 @@ def demo_database(server: str | None = None) -> dict[str, Any]:
     base = settings.DATABASES["default"]
     role, password = role_for(server or demo_server())
     return {
-        "ENGINE": "lessons.backends.postgresql",
+        "ENGINE": "django.db.backends.postgresql",
         "NAME": base["NAME"],
         "HOST": base["HOST"],
         "PORT": base["PORT"],

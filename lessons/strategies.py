@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import lab, pools
+from .backends import STOPWATCH
 from .boundary import Conflict, NotFound
 from .params import BadInput, Param, ensure_known, parse_all
 
@@ -36,6 +37,9 @@ class Strategy:
     pgbouncer_mode: str | None = None
     # The pool inside the Django process: its statistics and how to close it.
     pool: pools.Pool = pools.NONE
+    # Where the lab's own alias connects, beyond `configure` (a learner's settings would
+    # name their own server): the lab's PgBouncer.
+    route: Callable[[Params], dict[str, Any]] = field(default=lambda params: {})
     # Why the strategy cannot run here, or None when it can.
     unavailable: Callable[[], str | None] = field(default=lambda: None)
     # Cross-parameter rules, raising BadInput.
@@ -56,7 +60,9 @@ class Strategy:
         return params
 
     def database(self, params: Params, owner: str = "", server: str | None = None) -> dict:
-        entry = {**lab.demo_database(server), **self.configure(params)}
+        """The lab's alias for these parameters: the learner's engine, with a stopwatch."""
+        entry = {**lab.demo_database(server), **self.configure(params), **self.route(params)}
+        entry["ENGINE"] = STOPWATCH[entry["ENGINE"]]
         options = entry.setdefault("OPTIONS", {})
         options["application_name"] = self.application_name_for(owner)
         return entry
@@ -100,8 +106,8 @@ def _persistent(params: Params) -> dict[str, Any]:
     }
 
 
-def _pgbouncer_database(mode: str, params: Params) -> dict[str, Any]:
-    """Django -> PgBouncer: its address, and the database of the chosen mode and size."""
+def _lab_pgbouncer(mode: str, params: Params) -> dict[str, Any]:
+    """In the lab, Django -> the lab's PgBouncer: the database of the chosen mode and size."""
     bouncer = lab.pgbouncer() or {}
     cfg = lab.config()
     return {
@@ -112,7 +118,6 @@ def _pgbouncer_database(mode: str, params: Params) -> dict[str, Any]:
         # max_user_connections caps every pool together.
         "USER": cfg["BOUNCER_ROLE"],
         "PASSWORD": cfg["BOUNCER_PASSWORD"],
-        "CONN_MAX_AGE": params["conn_max_age"],
         # A client's first login waits while PgBouncer opens a server for a new pool.
         "OPTIONS": {"connect_timeout": 10},
     }
@@ -139,8 +144,7 @@ def _native_pool_rules(params: Params) -> None:
 
 def _dbcp(params: Params) -> dict[str, Any]:
     return {
-        # dj_db_conn_pool.backends.postgresql with a stopwatch (lessons.backends).
-        "ENGINE": "lessons.backends.dbcp",
+        "ENGINE": "dj_db_conn_pool.backends.postgresql",
         "POOL_OPTIONS": {
             "POOL_SIZE": params["pool_size"],
             "MAX_OVERFLOW": params["max_overflow"],
@@ -192,7 +196,8 @@ def _pgbouncer(mode: str, default_size: int, summary: str) -> Strategy:
                 "Django's CONN_MAX_AGE on top: keep the client connection to PgBouncer.",
             ),
         ),
-        configure=lambda params: _pgbouncer_database(mode, params),
+        configure=lambda params: {"CONN_MAX_AGE": params["conn_max_age"]},
+        route=lambda params: _lab_pgbouncer(mode, params),
         # Django opens one client connection per thread, to PgBouncer.
         per_process=_threads,
         size_param="pool_size",
