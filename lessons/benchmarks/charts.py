@@ -15,7 +15,7 @@ from typing import Any
 from .. import strategies
 from ..runs.present import hue
 
-WIDTH = 220
+WIDTH = 200
 LABEL_H = 14  # the strategy's name above its bars
 BAR_H = 12
 BAR_GAP = 3
