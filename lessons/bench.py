@@ -67,20 +67,43 @@ def _percentile(values: list[float], pct: int) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[pct - 1]
 
 
-def _python_round(base: str, target: Target, requests: int, concurrency: int) -> None:
+def _python_round(
+    base: str, target: Target, requests: int, concurrency: int, seconds: float | None = None
+) -> None:
+    """`requests` requests; with `seconds`, as many of them as that time allows."""
     times: list[float] = []
+    sent = 0
     lock = threading.Lock()
+    stop = threading.Event() if seconds is not None else None
 
     def on_result(index: int, result: dict[str, Any]) -> None:
+        nonlocal sent
         with lock:
+            if (result.get("error") or {}).get("kind") == "cancelled":
+                return  # never sent: the round's time was up
+            sent += 1
             if result.get("ok"):
                 times.append(result["ms"])
             else:
                 target.errors += 1
 
+    timer = threading.Timer(seconds, stop.set) if stop is not None and seconds else None
     started = time.perf_counter()
-    fetch_json(base, [target.path] * requests, concurrency, deadline_s=120, on_result=on_result)
-    target.rates.append(requests / (time.perf_counter() - started))
+    if timer is not None:
+        timer.start()
+    try:
+        fetch_json(
+            base,
+            [target.path] * requests,
+            concurrency,
+            deadline_s=120,
+            on_result=on_result,
+            stop=stop,
+        )
+    finally:
+        if timer is not None:
+            timer.cancel()
+    target.rates.append(sent / (time.perf_counter() - started))
     target.p50s.append(_percentile(times, 50))
     target.p95s.append(_percentile(times, 95))
 
@@ -111,14 +134,23 @@ def _wrk_round(base: str, target: Target, seconds: float, concurrency: int) -> N
 
 
 def run_round(
-    base: str, target: Target, *, requests: int, seconds: float, concurrency: int, use_wrk: bool
+    base: str,
+    target: Target,
+    *,
+    requests: int,
+    seconds: float,
+    concurrency: int,
+    use_wrk: bool,
+    timed: bool = False,
 ) -> None:
+    """One round against one target. wrk runs for `seconds`; the Python client sends
+    `requests`, or with `timed` stops after `seconds` too (at most `requests`)."""
     base = target.base or base
     with monitor.PeakSampler(target.application_name, interval=0.05) as peak:
         if use_wrk:
             _wrk_round(base, target, seconds, concurrency)
         else:
-            _python_round(base, target, requests, concurrency)
+            _python_round(base, target, requests, concurrency, seconds if timed else None)
     target.peak = max(target.peak, peak.peak)
 
 

@@ -21,7 +21,8 @@ from django.urls import path
 DB = {"ENGINE": "django.db.backends.postgresql", **json.loads(os.environ["BARE_DB"])}
 settings.configure(
     DEBUG=False,
-    SECRET_KEY="bare-benchmark-app",  # noqa: S106 - serves two JSON views on loopback
+    # It serves two JSON views on loopback, for the length of a benchmark.
+    SECRET_KEY="bare-benchmark-app",
     ALLOWED_HOSTS=["127.0.0.1", "localhost"],
     ROOT_URLCONF=__name__,
     MIDDLEWARE=[],

@@ -200,4 +200,3 @@ def test_unknown_and_wrong_method_fault_requests_are_clear(site, action):
     assert site.get_json(f"/api/lab/{action}")[0] == 405
     status, _, _ = site.request("POST", "/demos/lab/format-disk/", form={})
     assert status == 404
-

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from lessons.views import api, demos, faults, pages
+from lessons.views import api, benchmarks, demos, evidence, faults, pages, sizing
 
 urlpatterns = [
     path("", pages.index, name="index"),
@@ -31,6 +31,17 @@ urlpatterns = [
     path("api/connection-cost", api.connection_cost, name="api-connection-cost"),
     path("api/connections", api.connection_list, name="api-connections"),
     path("api/connections/terminate", api.connection_terminate, name="api-terminate"),
+    path("demos/sizing/", sizing.sizing_demo, name="demo-sizing"),
+    path("demos/sizing/fields/", sizing.sizing_fields, name="demo-sizing-fields"),
+    path("demos/benchmarks/", benchmarks.start, name="demo-benchmark-start"),
+    path("demos/benchmarks/mine/", benchmarks.mine, name="demo-benchmarks-mine"),
+    path("benchmarks/compare/", benchmarks.compare, name="benchmark-compare"),
+    path("benchmarks/<int:run_id>/", benchmarks.page, name="benchmark"),
+    path("benchmarks/<int:run_id>/cancel/", benchmarks.cancel, name="benchmark-cancel"),
+    path("demos/evidence/", evidence.guide, name="demo-evidence"),
+    path("api/sizing", sizing.api_sizing, name="api-sizing"),
+    path("api/benchmarks", benchmarks.api_benchmarks, name="api-benchmarks"),
+    path("api/benchmarks/<int:run_id>", benchmarks.api_benchmark, name="api-benchmark"),
     path("api/<path:path>", api.api_not_found),
 ]
 handler404 = "lessons.boundary.not_found"

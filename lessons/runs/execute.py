@@ -32,7 +32,7 @@ RUN_DEADLINE_S = 120
 FLUSH_EVERY_S = 0.25
 
 
-def _retrying(write: Callable[[], Any], seconds: float = 30) -> Any:
+def retrying(write: Callable[[], Any], seconds: float = 30) -> Any:
     """A write that waits out a PostgreSQL restart instead of failing the run."""
     deadline = time.monotonic() + seconds
     while True:
@@ -107,7 +107,7 @@ def _get_json(url: str, method: str = "GET") -> Any:
         return json.load(response)
 
 
-def _demo_server_answers(base: str, timeout: float = 20) -> bool:
+def demo_server_answers(base: str, timeout: float = 20) -> bool:
     """The demo server may still be booting right after the lab starts; give it a moment."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -153,7 +153,7 @@ def _after_asgi(base: str, run: Run) -> None:
 def run_probes(run: Run) -> None:
     strategy = strategies.get(run.strategy)
     base = lab.server_url(run.server)
-    if not _demo_server_answers(base):
+    if not demo_server_answers(base):
         raise RunStopped(f"The {run.server.upper()} demo server at {base} is not answering.")
     if run.fresh and run.learner_id:
         faults.close_for_fresh(strategy, run.params, run.learner.tag)
@@ -184,7 +184,7 @@ def run_probes(run: Run) -> None:
         gone=gone,
     )
     status = Run.Status.CANCELLED if progress.cancel.is_set() else Run.Status.DONE
-    _retrying(
+    retrying(
         lambda: Run.objects.filter(pk=run.pk).update(
             status=status,
             done=len(results),
@@ -224,7 +224,7 @@ def _claim(run_id: int) -> Run | None:
 def execute(run_id: int) -> None:
     """The task body: claim the run, execute its kind, end it readably, dispatch the next."""
     try:
-        run = _retrying(lambda: _claim(run_id))
+        run = retrying(lambda: _claim(run_id))
         if run is not None:
             try:
                 import_string(EXECUTORS[run.kind])(run)
@@ -237,7 +237,7 @@ def execute(run_id: int) -> None:
                     else f"The run stopped unexpectedly ({type(exc).__name__}); the answers "
                     "it had are kept."
                 )
-                _retrying(lambda: queue.fail(run, reason))
+                retrying(lambda: queue.fail(run, reason))
     finally:
         queue.dispatch()
         # A worker thread is not a request: return its connections itself.

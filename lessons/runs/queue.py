@@ -60,12 +60,22 @@ def _is_long(run: Run) -> bool:
     return run.kind == Run.Kind.BENCHMARK or run.hold_seconds >= LONG_SECONDS
 
 
+def _strategies(run: Run) -> list[strategies.Strategy]:
+    """The strategies a run uses: one, or a benchmark's list."""
+    slugs = run.spec.get("strategies", []) if run.kind == Run.Kind.BENCHMARK else [run.strategy]
+    return [strategies.STRATEGIES[s] for s in slugs if s in strategies.STRATEGIES]
+
+
 def _wsgi_need(run: Run) -> int:
-    """Connections per WSGI demo process the run may hold."""
+    """Connections per WSGI demo process the run may hold at once."""
     if run.kind == Run.Kind.PITFALL:
         return PITFALL_CONNECTIONS
-    if run.kind != Run.Kind.RUN or run.server != "wsgi":
+    if run.server != "wsgi":
         return 0
+    if run.kind == Run.Kind.BENCHMARK:
+        # One strategy at a time, with its defaults; the last one's close to make room.
+        sizes = [s.per_process_max(s.parse({})) for s in _strategies(run) if not s.pgbouncer_mode]
+        return max(sizes, default=0)
     strategy = strategies.STRATEGIES.get(run.strategy)
     if strategy is None or strategy.pgbouncer_mode:
         return 0
@@ -73,8 +83,9 @@ def _wsgi_need(run: Run) -> int:
 
 
 def _behind_pgbouncer(run: Run) -> bool:
-    strategy = strategies.STRATEGIES.get(run.strategy)
-    return bool(strategy and strategy.pgbouncer_mode) or run.kind == Run.Kind.PITFALL
+    if run.kind == Run.Kind.PITFALL:
+        return True
+    return any(s.pgbouncer_mode for s in _strategies(run))
 
 
 def _fits(run: Run, active: list[Run], slots: int) -> bool:

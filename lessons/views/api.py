@@ -95,6 +95,17 @@ def api_not_found(request: HttpRequest, path: str) -> JsonResponse:
     raise LabError(
         f"/api/{path} is not part of the API",
         field="path",
-        allowed=["strategies", "lab", "runs", "connection-cost", "connections"],
+        allowed=[
+            "strategies",
+            "lab",
+            "runs",
+            "connection-cost",
+            "connections",
+            "pitfalls",
+            "sizing",
+            "benchmarks",
+            "lessons",
+            "progress",
+        ],
         status=404,
     )

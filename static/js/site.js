@@ -53,3 +53,5 @@ function addCopyButtons(root) {
   });
 }
 document.addEventListener("DOMContentLoaded", () => addCopyButtons(document));
+// Code that htmx swaps in later (the sizing calculator's files) gets its buttons too.
+document.addEventListener("htmx:afterSettle", () => addCopyButtons(document));

@@ -1,0 +1,121 @@
+"""A run worker executes a benchmark: rounds of load on the WSGI demo server.
+
+The load comes from `manage.py bench`'s engine (lessons.bench): wrk when it is installed,
+else the lab's Python client, with the server connections counted by sampling
+pg_stat_activity for the learner's own application_name. Rounds are interleaved (every
+strategy once a round), so a busy moment of the machine lands on all of them. Each round
+starts with a few uncounted requests: a pool the demo server closed to make room for
+another strategy's is open again before the clock starts.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import subprocess
+from typing import Any
+from urllib.parse import urlencode
+
+from django.utils import timezone
+
+from .. import bench, lab, strategies
+from ..loadgen import fetch_json
+from ..models import Run
+from ..runs.execute import Progress, RunStopped, demo_server_answers, retrying
+from . import figures
+
+log = logging.getLogger(__name__)
+
+# Uncounted requests, in units of the concurrency: before the first round, and each round.
+FIRST_WARM_UP = 6
+ROUND_WARM_UP = 2
+# The Python client's most requests a second (a cap; its rounds stop on time).
+PYTHON_CAP_PER_S = 3000
+
+
+def target(spec: dict[str, Any], owner: str) -> bench.Target:
+    """A strategy as the engine measures it: the learner's own connections for it."""
+    strategy = strategies.get(spec["strategy"])
+    query = urlencode({"owner": owner, "epoch": spec["epoch"]})
+    return bench.Target(
+        strategy.slug, f"/probe/{strategy.slug}/?{query}", strategy.application_name_for(owner)
+    )
+
+
+def warm_up(base: str, found: bench.Target, requests: int, concurrency: int) -> None:
+    fetch_json(
+        base, [found.path] * requests, concurrency, deadline_s=20, on_result=lambda i, r: None
+    )
+
+
+def _ms(value: float) -> float | None:
+    return round(value, 2) if math.isfinite(value) else None  # no answer in the round
+
+
+def measure_round(
+    base: str, found: bench.Target, number: int, spec: dict[str, Any], use_wrk: bool
+) -> dict[str, Any]:
+    """One strategy's round: its figures, or why it has none."""
+    concurrency, seconds = spec["concurrency"], spec["round_seconds"]
+    errors = found.errors
+    step: dict[str, Any] = {"strategy": found.name, "round": number}
+    try:
+        warm_up(base, found, ROUND_WARM_UP * concurrency, concurrency)
+        bench.run_round(
+            base,
+            found,
+            requests=PYTHON_CAP_PER_S * seconds,
+            seconds=seconds,
+            concurrency=concurrency,
+            use_wrk=use_wrk,
+            timed=True,
+        )
+    except (OSError, subprocess.SubprocessError, StopIteration, ValueError) as exc:
+        log.warning("benchmark round of %s failed", found.name, exc_info=True)
+        return {**step, "error": f"{type(exc).__name__}: {exc}"[:300]}
+    return {
+        **step,
+        "req_per_s": round(found.rates[-1], 1),
+        "p50_ms": _ms(found.p50s[-1]),
+        "p95_ms": _ms(found.p95s[-1]),
+        "peak_server_connections": found.peak,
+        "errors": found.errors - errors,
+    }
+
+
+def execute(run: Run) -> None:
+    """The executor of runs of kind `benchmark` (lessons.runs.execute.EXECUTORS)."""
+    base = lab.server_url("wsgi")
+    if not base or not demo_server_answers(base):
+        raise RunStopped(f"The WSGI demo server at {base} is not answering.")
+    spec = run.spec
+    use_wrk = bench.wrk_available()
+    found = [target(t, run.learner.tag) for t in spec["targets"]]
+    about = {
+        "client": "wrk" if use_wrk else "python",
+        "server": {"workers": lab.wsgi_workers(), "threads": lab.wsgi_threads()},
+    }
+    Run.objects.filter(pk=run.pk).update(summary=about)
+    with Progress(run) as progress:
+        for each in found:
+            if not progress.cancel.is_set():
+                warm_up(base, each, FIRST_WARM_UP * spec["concurrency"], spec["concurrency"])
+        index = 0
+        for number in range(1, spec["rounds"] + 1):
+            for each in found:
+                if progress.cancel.is_set():
+                    break
+                progress.add(index, measure_round(base, each, number, spec, use_wrk))
+                index += 1
+    steps = progress.collected()
+    summary = {**about, "results": figures.aggregate(steps, [t.name for t in found])}
+    status = Run.Status.CANCELLED if progress.cancel.is_set() else Run.Status.DONE
+    retrying(
+        lambda: Run.objects.filter(pk=run.pk).update(
+            status=status,
+            done=len(steps),
+            results=steps,
+            summary=summary,
+            finished=timezone.now(),
+        )
+    )
