@@ -17,3 +17,16 @@ def server_timing(get_response: Callable[[HttpRequest], HttpResponse]):
         return response
 
     return middleware
+
+
+def permissions_policy(get_response: Callable[[HttpRequest], HttpResponse]):
+    """Permissions-Policy and Cross-Origin-Resource-Policy, which Django does not set."""
+    from django.conf import settings
+
+    def middleware(request: HttpRequest) -> HttpResponse:
+        response = get_response(request)
+        response.setdefault("Permissions-Policy", settings.PERMISSIONS_POLICY)
+        response.setdefault("Cross-Origin-Resource-Policy", settings.CROSS_ORIGIN_RESOURCE_POLICY)
+        return response
+
+    return middleware
