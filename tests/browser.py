@@ -31,3 +31,19 @@ def chromium(**context_options):
             yield context
         finally:
             browser.close()
+
+
+def share_session(context, http) -> None:
+    """Give the browser the session of an Http client: the same learner in both."""
+    context.add_cookies([{"name": c.name, "value": c.value, "url": http.base} for c in http.jar])
+
+
+def session_of(context, base: str):
+    """An Http client with the browser's cookies: the same learner in both."""
+    from .support import Http
+
+    client = Http(base)
+    client.opener.addheaders = [
+        ("Cookie", "; ".join(f"{c['name']}={c['value']}" for c in context.cookies(base)))
+    ]
+    return client

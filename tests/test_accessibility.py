@@ -16,7 +16,7 @@ import pytest
 from lessons.content import all_lessons
 
 from . import axe
-from .browser import chromium
+from .browser import chromium, share_session
 from .support import Http
 
 CSS = Path(__file__).resolve().parent.parent / "static" / "css"
@@ -142,8 +142,9 @@ def _pages(run_id: int) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def finished_run(lab) -> dict:
-    return Http(lab.url).run("no-pool", requests=10)
+def finished_run(lab) -> tuple[Http, dict]:
+    client = Http(lab.url)
+    return client, client.run("no-pool", requests=10)
 
 
 def _settle(page) -> None:
@@ -159,8 +160,10 @@ def _open(page, url: str) -> None:
 @pytest.mark.browser
 @pytest.mark.parametrize("mode", MODES)
 def test_every_page_before_and_after_a_demo_is_axe_clean(lab, finished_run, mode):
+    owner, run = finished_run
     with chromium(**MODES[mode]) as context:
-        _check_every_page(context.new_page(), lab.url, finished_run["id"], mode)
+        share_session(context, owner)  # the run is the learner's own: only they may see it
+        _check_every_page(context.new_page(), lab.url, run["id"], mode)
 
 
 def _check_every_page(page, base: str, run_id: int, mode: str) -> None:

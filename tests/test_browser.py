@@ -7,7 +7,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from .browser import chromium
+from .browser import chromium, session_of
 
 pytestmark = pytest.mark.browser
 
@@ -28,10 +28,11 @@ def test_lesson_two_demo_shows_ten_distinct_backend_pids(lab, site):
             int(p)
             for p in run.locator(".pids li").evaluate_all("items => items.map(i => i.dataset.pid)")
         ]
-        assert run.get_by_test_id("distinct-pids").inner_text() == "10"
+        assert run.get_by_test_id("distinct_backend_pids").inner_text() == "10"
         run_id = run.get_attribute("data-run-id")
-    # The page shows exactly the PIDs the API recorded for that run.
-    _, api = site.get_json(f"/api/runs/{run_id}")
+        # The page shows exactly the PIDs the API recorded for that run (the learner's own:
+        # asked with the browser's session).
+        _, api = session_of(context, lab.url).get_json(f"/api/runs/{run_id}")
     recorded = [r["backend_pid"] for r in api["results"]]
     assert len(set(shown)) == 10
     assert set(shown) == set(recorded)
@@ -140,7 +141,11 @@ def test_two_lab_runs_are_listed_and_compared_side_by_side(lab):
             form.locator("input[name='param.max_size']").fill(size)
             form.locator("input[name='requests']").fill("8")
             form.get_by_role("button", name="Run").click()
-            done = form.locator(".run[data-status=done] >> nth=0")
+            # A finished run not already in the list (the first one stays on the page
+            # until the second replaces it).
+            done = form.locator(
+                ".run[data-status=done]" + "".join(f":not([data-run-id='{i}'])" for i in ids)
+            ).first
             done.wait_for(timeout=30_000)
             ids.append(done.get_attribute("data-run-id"))
             # The finished run tells the page; the list of past runs then shows it.
@@ -149,7 +154,8 @@ def test_two_lab_runs_are_listed_and_compared_side_by_side(lab):
             form.locator(f"form.recent input[value='{run_id}']").check()
         form.locator("form.recent").get_by_role("button", name="Compare").click()
         page.wait_for_url("**/runs/compare/**")
-        columns = page.locator("section.compare-col").evaluate_all(
-            "cols => cols.map(c => c.getAttribute('aria-label'))"
+        # One aligned table, a column per run.
+        columns = page.locator("table.compare-table thead th a").evaluate_all(
+            "links => links.map(a => a.getAttribute('href'))"
         )
-    assert sorted(columns) == sorted(f"Run {i}" for i in ids)
+    assert sorted(columns) == sorted(f"/runs/{i}/" for i in ids)

@@ -95,7 +95,11 @@ def view_model(run: Run) -> dict[str, Any]:
         title=strategy.title if strategy else run.strategy,
         params_text=run.params_text,
         created=run.created,
-        figures=[(label, summary.get(key)) for key, label in SUMMARY_ROWS if key in summary],
+        figures=[
+            {"key": key, "label": label, "value": summary.get(key)}
+            for key, label in SUMMARY_ROWS
+            if key in summary
+        ],
     )
     return data
 
