@@ -1,6 +1,6 @@
 from django.urls import path
 
-from lessons.views import api, demos, pages
+from lessons.views import api, demos, pages, pitfalls
 
 urlpatterns = [
     path("", pages.index, name="index"),
@@ -18,6 +18,8 @@ urlpatterns = [
     path("demos/terminate/", demos.terminate, name="demo-terminate"),
     path("demos/reset/", demos.reset, name="demo-reset"),
     path("demos/pgbouncer/", demos.pgbouncer_panel, name="demo-pgbouncer"),
+    path("demos/pitfalls/<slug:slug>/", pitfalls.demo_start, name="demo-pitfall"),
+    path("demos/pitfalls/runs/<int:run_id>/", pitfalls.demo_result, name="demo-pitfall-run"),
     path("api/strategies", api.strategy_list, name="api-strategies"),
     path("api/lab", api.lab_info, name="api-lab"),
     path("api/lab/reset", api.lab_reset, name="api-lab-reset"),
@@ -27,6 +29,9 @@ urlpatterns = [
     path("api/connection-cost", api.connection_cost, name="api-connection-cost"),
     path("api/connections", api.connection_list, name="api-connections"),
     path("api/connections/terminate", api.connection_terminate, name="api-terminate"),
+    path("api/pitfalls", pitfalls.pitfall_list, name="api-pitfalls"),
+    path("api/pitfalls/runs/<int:run_id>", pitfalls.pitfall_run_detail, name="api-pitfall-run"),
+    path("api/pitfalls/<slug:slug>", pitfalls.pitfall_run, name="api-pitfall"),
     path("api/<path:path>", api.api_not_found),
 ]
 handler404 = "lessons.boundary.not_found"
