@@ -54,33 +54,37 @@ def pending(run: Run) -> dict[str, Any]:
     }
 
 
-def _cell(via: str, outcome: dict[str, Any] | None, unavailable: str | None) -> dict[str, Any]:
+def _cell(
+    via: str, fix: bool, outcome: dict[str, Any] | None, unavailable: str | None
+) -> dict[str, Any]:
     if unavailable:
-        return {"via": via, "state": "unavailable", "reason": unavailable}
+        return {"via": via, "fix": fix, "state": "unavailable", "reason": unavailable}
     if outcome is None:
-        return {"via": via, "state": "waiting"}
+        return {"via": via, "fix": fix, "state": "waiting"}
     return {**outcome, "state": "broke" if outcome["broke"] else "fine"}
 
 
 def view_model(run: Run) -> dict[str, Any]:
-    """The grid the demo shows: the four vias side by side, a row without and with the fix."""
+    """The grid the demo shows: a row per via, the outcome as written and with the fix."""
     data = as_json(run)
     info = data["pitfall"]
     vias = registry.ordered(info["vias"] + list(info["unavailable"]))
     found = {(o["via"], o["fix"]): o for o in _outcomes(run)}
     setups = {o["via"]: o.get("setup") for o in found.values()}
     columns = [
-        {"via": via, "title": strategies.get(via).title, "setup": setups.get(via)} for via in vias
+        {"fix": fix, "label": "With the fix" if fix else "As written"} for fix in info["fixes"]
     ]
     rows = [
         {
-            "fix": fix,
-            "label": "With the fix" if fix else "As written",
+            "via": via,
+            "title": strategies.get(via).title,
+            "setup": setups.get(via),
             "cells": [
-                _cell(via, found.get((via, fix)), info["unavailable"].get(via)) for via in vias
+                _cell(via, fix, found.get((via, fix)), info["unavailable"].get(via))
+                for fix in info["fixes"]
             ],
         }
-        for fix in info["fixes"]
+        for via in vias
     ]
     return {
         **data,
