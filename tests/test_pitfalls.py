@@ -198,3 +198,33 @@ def test_pitfalls_are_listed(site):
     assert all(p["lesson"] == "pgbouncer-pitfalls" and p["fix"] for p in body)
     status, answer = site.get_json("/api/pitfalls/listen")
     assert status == 405 and answer["field"] == "method"
+
+
+def test_a_pitfall_queued_behind_another_pgbouncer_run_answers_202_then_its_outcome(
+    site, learner, bouncer_lab
+):
+    """The queue runs one PgBouncer run at a time: another learner's 10 s burst through
+    PgBouncer (40 requests x 500 ms, 2 at a time) keeps the pitfall waiting past the
+    API's 5 s."""
+    burst = learner.start("pgbouncer-transaction", {"pool_size": 2}, 40, 2, 500)
+    status, body = site.post_json("/api/pitfalls/listen", {"via": "no-pool"})
+    assert status == 202, body
+    assert set(body) == {"id", "url", "status", "queue_position"}
+    assert body["status"] == "queued" and body["queue_position"] >= 1
+    run = site.wait(body["url"], timeout=60)
+    assert run["status"] == "done"
+    assert run["results"][0]["via"] == "no-pool" and run["results"][0]["broke"] is False
+    assert learner.wait(burst["url"])["status"] == "done"
+
+
+def test_without_pgbouncer_the_other_paths_still_play(monkeypatch, settings):
+    from lessons.boundary import Conflict
+    from lessons.pitfalls import create
+
+    monkeypatch.setitem(settings.LAB, "PGBOUNCER", None)
+    playable, missing = create.available(VIAS)
+    assert playable == ["no-pool", "native-pool"]
+    assert set(missing) == {"pgbouncer-session", "pgbouncer-transaction"}
+    assert all("apt-get install pgbouncer" in reason for reason in missing.values())
+    with pytest.raises(Conflict):
+        create.available(["pgbouncer-transaction"])

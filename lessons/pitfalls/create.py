@@ -60,7 +60,7 @@ def plays(body: Any) -> tuple[list[str], list[bool]]:
     return [_via(body["via"])], _fixes(body.get("fix"), allow_both=False)
 
 
-def _available(vias: list[str]) -> tuple[list[str], dict[str, str]]:
+def available(vias: list[str]) -> tuple[list[str], dict[str, str]]:
     """Vias this lab can play, and why each other one cannot (PgBouncer not running)."""
     missing = {via: reason for via in vias if (reason := strategies.get(via).unavailable())}
     if len(missing) == len(vias):
@@ -77,7 +77,7 @@ def create(
     demo: dict[str, str] | None = None,
 ) -> Run:
     """Queue a pitfall run. `demo` names the lesson demo that asked (to show it again)."""
-    playable, unavailable = _available(vias)
+    playable, unavailable = available(vias)
     spec: dict[str, Any] = {
         "pitfall": pitfall.slug,
         "vias": playable,

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +20,7 @@ import psycopg
 from django.core import signals
 from django.core.handlers.wsgi import WSGIHandler
 from django.db import DatabaseError, connections
+from django.utils.connection import ConnectionDoesNotExist
 
 # Longer than PgBouncer's query_wait_timeout (30 s): a client kept waiting for a server
 # connection fails with PgBouncer's own error before a step is declared stalled.
@@ -72,6 +73,9 @@ class Client(threading.Thread):
         self.work = work
         self.value: Any = None
         self.failure: BaseException | None = None
+        # The aliases it may use, named now: a client that outlives its play (stalled)
+        # must still close its connections after the aliases are gone from settings.
+        self.aliases = list(connections.settings)
 
     def run(self) -> None:
         try:
@@ -79,7 +83,9 @@ class Client(threading.Thread):
         except BaseException as exc:  # handed to the thread that asks for the result
             self.failure = exc
         finally:
-            connections.close_all()
+            for alias in self.aliases:
+                with suppress(ConnectionDoesNotExist):  # never used here, and gone
+                    connections[alias].close()
 
     def result(self) -> Any:
         self.join(STEP_SECONDS * 2)
