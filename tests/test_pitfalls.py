@@ -228,3 +228,19 @@ def test_without_pgbouncer_the_other_paths_still_play(monkeypatch, settings):
     assert all("apt-get install pgbouncer" in reason for reason in missing.values())
     with pytest.raises(Conflict):
         create.available(["pgbouncer-transaction"])
+
+
+def test_the_lesson_checkpoints_offer_what_the_demos_measure():
+    """Each predicted pitfall demo's checkpoint has, among its choices, the text of the
+    vias the demo breaks (BROKE, which the live test above measures)."""
+    from lessons import content
+
+    lesson = content.by_slug()["pgbouncer-pitfalls"]
+    checkpoints = {c.id: c for c in lesson.checks.checkpoints}
+    predicted = [e for e in lesson.embeds if e.name == "pitfall" and "predict" in e.options]
+    assert len(predicted) == 3  # server-side-cursor, session-set, startup-options
+    for embed in predicted:
+        checkpoint = checkpoints[embed.options["predict"]]
+        assert checkpoint.measure == "pitfall.broke_vias"
+        assert ", ".join(BROKE[embed.options["pitfall"]]) in checkpoint.choices
+    assert {e.options["pitfall"] for e in lesson.embeds if e.name == "pitfall"} == set(BROKE)

@@ -44,10 +44,15 @@ def _stopped(via: str, exc: BaseException) -> RunStopped:
     return RunStopped(f"The {via} play could not run: {detail}")
 
 
-def summarise(pitfall: registry.Pitfall, outcomes: list[Outcome]) -> dict[str, Any]:
-    def broke(fix: bool) -> list[str]:
-        vias = [o["via"] for o in outcomes if o["fix"] is fix and o["broke"]]
-        return registry.ordered(vias)
+def summarise(
+    pitfall: registry.Pitfall, outcomes: list[Outcome], fixes: list[bool]
+) -> dict[str, Any]:
+    """The vias that broke, as written and with the fix (None for a side not played)."""
+
+    def broke(fix: bool) -> list[str] | None:
+        if fix not in fixes:
+            return None
+        return registry.ordered([o["via"] for o in outcomes if o["fix"] is fix and o["broke"]])
 
     return {
         "pitfall": pitfall.slug,
@@ -77,6 +82,6 @@ def execute(run: Run) -> None:
         status=Run.Status.CANCELLED if cancelled else Run.Status.DONE,
         done=len(outcomes),
         results=outcomes,
-        summary=summarise(pitfall, outcomes),
+        summary=summarise(pitfall, outcomes, run.spec["fixes"]),
         finished=timezone.now(),
     )
