@@ -77,5 +77,6 @@ def play(path: Path, fix: bool) -> Seen:
     stray = " It was delivered to client 2 itself instead." if own else ""
     return Seen(
         broke=True,
-        observed=f"{opening}; the listener received nothing within {WAIT_SECONDS:g} s.{stray}",
+        observed=f"{opening}; the listener received nothing, neither with its next query nor "
+        f"in the {WAIT_SECONDS:g} s after.{stray}",
     )
