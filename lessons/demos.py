@@ -104,6 +104,11 @@ def embed(name: str, number: int, options: dict[str, str], lesson: str = "") -> 
     unknown = set(options) - demo.keys - param_names
     if unknown:
         raise ValueError(f"demo {name!r} has no option {sorted(unknown)[0]!r}")
+    if name == "pitfall":
+        from .pitfalls import registry
+
+        if options.get("pitfall") not in registry.PITFALLS:
+            raise ValueError(f"demo 'pitfall': no pitfall {options.get('pitfall')!r}")
     if item.strategy is not None and demo.takes_strategy_params:
         item.params = item.strategy.parse({k: v for k, v in options.items() if k in param_names})
     try:

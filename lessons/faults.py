@@ -79,3 +79,27 @@ def reset(learner: Learner) -> list[int]:
         if not strategy.pgbouncer_mode:
             killed += terminate(strategy, learner.tag)
     return killed
+
+
+def release_pinned(strategy: Strategy, params: dict[str, Any], learner: Learner) -> None:
+    """After a session-mode run with kept Django connections: give PgBouncer's servers back.
+
+    Each kept client connection holds a server connection of PgBouncer's small shared
+    slice for as long as it lives; left alone it would keep every other learner's
+    PgBouncer demo waiting. KILL drops the database's clients (only this run was using
+    PgBouncer: the queue runs one PgBouncer run at a time), and the learner's next run of
+    this configuration starts on new connections rather than the killed ones.
+    """
+    if strategy.pgbouncer_mode != "session" or not params.get("conn_max_age"):
+        return
+    from . import pgbouncer
+    from .runs.create import config_tag
+
+    try:
+        pgbouncer.console().kill_database(f"pooling_lab_session_p{params['pool_size']}")
+    except pgbouncer.PgBouncerUnavailable:
+        log.warning("could not release PgBouncer's session servers", exc_info=True)
+    tag = config_tag(strategy, params)
+    learner.refresh_from_db(fields=["epochs"])
+    learner.epochs = {**learner.epochs, tag: learner.epochs.get(tag, 0) + 1}
+    learner.save(update_fields=["epochs"])

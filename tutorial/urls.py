@@ -1,6 +1,6 @@
 from django.urls import path
 
-from lessons.views import api, benchmarks, demos, evidence, faults, pages, sizing
+from lessons.views import api, benchmarks, demos, evidence, faults, pages, pitfalls, sizing
 
 urlpatterns = [
     path("", pages.index, name="index"),
@@ -20,6 +20,8 @@ urlpatterns = [
     path("demos/pgbouncer/", demos.pgbouncer_panel, name="demo-pgbouncer"),
     path("demos/lab/<slug:action>/", faults.demo_action, name="demo-fault"),
     path("demos/lab/<slug:action>/status/", faults.status_page, name="demo-fault-status"),
+    path("demos/pitfalls/<slug:slug>/", pitfalls.demo_start, name="demo-pitfall"),
+    path("demos/pitfalls/runs/<int:run_id>/", pitfalls.demo_result, name="demo-pitfall-run"),
     path("api/strategies", api.strategy_list, name="api-strategies"),
     path("api/lab", api.lab_info, name="api-lab"),
     path("api/lab/reset", api.lab_reset, name="api-lab-reset"),
@@ -42,6 +44,9 @@ urlpatterns = [
     path("api/sizing", sizing.api_sizing, name="api-sizing"),
     path("api/benchmarks", benchmarks.api_benchmarks, name="api-benchmarks"),
     path("api/benchmarks/<int:run_id>", benchmarks.api_benchmark, name="api-benchmark"),
+    path("api/pitfalls", pitfalls.pitfall_list, name="api-pitfalls"),
+    path("api/pitfalls/runs/<int:run_id>", pitfalls.pitfall_run_detail, name="api-pitfall-run"),
+    path("api/pitfalls/<slug:slug>", pitfalls.pitfall_run, name="api-pitfall"),
     path("api/<path:path>", api.api_not_found),
 ]
 handler404 = "lessons.boundary.not_found"

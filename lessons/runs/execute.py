@@ -176,6 +176,8 @@ def run_probes(run: Run) -> None:
     pools, gone = _after_stats(base, run, workers)
     if run.server == "asgi" and run.learner_id:
         _after_asgi(base, run)
+    if run.learner_id:
+        faults.release_pinned(strategy, run.params, run.learner)
     summary = summarise(
         results,
         elapsed,

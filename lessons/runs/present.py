@@ -48,6 +48,10 @@ def as_json(run: Run) -> dict[str, Any]:
     }
     if run.kind != Run.Kind.RUN:
         data["spec"] = run.spec
+    if run.kind == Run.Kind.PITFALL:
+        from ..pitfalls import present as pitfall
+
+        data["pitfall"] = pitfall.block(run)  # what lesson 7's checkpoints measure
     if run.status == Run.Status.QUEUED:
         # 0: chosen, about to start on a worker.
         data["queue_position"] = run.position or 0

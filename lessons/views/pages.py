@@ -72,12 +72,17 @@ def lesson_state(request: HtmxHttpRequest, slug: str) -> TemplateResponse:
     if learner is not None:
         for run in Run.objects.filter(learner=learner, spec__origin__lesson=slug)[:50]:
             latest.setdefault(run.spec["origin"]["demo"], run)
-    shown = [
-        {"anchor": embed.anchor, "run": present.view_model(latest[embed.anchor])}
-        for embed in item.embeds
-        if embed.anchor in latest
-    ]
+    shown = [_shown(embed.anchor, latest[embed.anchor]) for embed in item.embeds
+             if embed.anchor in latest]  # fmt: skip
     return TemplateResponse(request, "lessons/lesson.html#lesson-state", {"shown": shown})
+
+
+def _shown(anchor: str, run: Run) -> dict:
+    if run.kind == Run.Kind.PITFALL:
+        from ..pitfalls import present as pitfall
+
+        return {"anchor": anchor, "pit": pitfall.view_model(run)}
+    return {"anchor": anchor, "run": present.view_model(run)}
 
 
 @require_POST
