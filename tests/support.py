@@ -31,15 +31,31 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
         return None
 
 
+class _From(urllib.request.HTTPHandler):
+    def __init__(self, source: str) -> None:
+        super().__init__()
+        self.source = source
+
+    def http_open(self, req):
+        import functools
+        import http.client
+
+        connect = functools.partial(http.client.HTTPConnection, source_address=(self.source, 0))
+        return self.do_open(connect, req)
+
+
 class Http:
     """A tiny browser-like client: keeps cookies, sends Django's CSRF token."""
 
-    def __init__(self, base: str, jar: http.cookiejar.CookieJar | None = None) -> None:
+    def __init__(
+        self, base: str, jar: http.cookiejar.CookieJar | None = None, source: str = ""
+    ) -> None:
         self.base = base
         self.jar = jar if jar is not None else http.cookiejar.CookieJar()
-        self.opener = urllib.request.build_opener(
-            urllib.request.HTTPCookieProcessor(self.jar), _NoRedirect
-        )
+        handlers = [urllib.request.HTTPCookieProcessor(self.jar), _NoRedirect]
+        if source:  # another loopback address (127.0.0.2): another "machine" in the room
+            handlers.append(_From(source))
+        self.opener = urllib.request.build_opener(*handlers)
 
     def request(
         self,

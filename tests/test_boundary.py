@@ -97,3 +97,28 @@ def test_with_htmx_an_error_is_one_fragment_with_the_message_once(site):
     html = body.decode()
     assert status == 400 and "<html" not in html
     assert html.count("conn_max_age must be") == 1
+
+
+def test_one_learner_past_the_request_limit_gets_429_and_others_do_not(site, learner):
+    site.post_json("/api/lab/reset", {})  # makes the learner (their session)
+    limit = 600  # the test lab's POOLING_LAB_RATE_REQUEST
+    statuses = [site.request("GET", "/api/strategies")[0] for _ in range(limit + 5)]
+    assert statuses.count(429) >= 4 and set(statuses) == {200, 429}
+    status, raw, headers = site.request("GET", "/api/strategies")
+    answer = json.loads(raw)
+    assert status == 429 and answer["field"] == "rate" and 0 < int(headers["Retry-After"]) <= 61
+    # Another learner in the same room (same address) is not slowed down.
+    assert learner.request("GET", "/api/strategies")[0] == 200
+
+
+def test_cookie_less_clients_making_learners_are_limited_by_address(lab):
+    from .support import Http
+
+    # From an address of its own (127.0.0.3), so that the rest of the suite's learners,
+    # all from 127.0.0.1, are not counted with these.
+    statuses = [
+        Http(lab.url, source="127.0.0.3").post_json("/api/lab/reset", {})[0] for _ in range(305)
+    ]  # the test lab's POOLING_LAB_RATE_NEWCOMER is 300
+    assert statuses[:290] == [200] * 290 and statuses[-1] == 429
+    # A learner from another machine is not held back by that one.
+    assert Http(lab.url, source="127.0.0.4").post_json("/api/lab/reset", {})[0] == 200

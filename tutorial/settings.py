@@ -86,6 +86,7 @@ MIDDLEWARE = [
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "lessons.middleware.permissions_policy",
     "django_htmx.middleware.HtmxMiddleware",
+    "lessons.middleware.rate_limits",
     # Last, so that it sees the views' exceptions first: the one error boundary.
     "lessons.boundary.LabErrorMiddleware",
 ]
@@ -218,6 +219,13 @@ LAB = {
     "MAX_RUN_HOLD_SECONDS": env_int("POOLING_LAB_MAX_RUN_HOLD_SECONDS", 30),
     # A running run without progress for this long had its worker die: it is failed.
     "RUN_STALE_SECONDS": env_int("POOLING_LAB_RUN_STALE_SECONDS", 20),
+    # Behind a load balancer that sets X-Forwarded-For, rate limits count by that address.
+    "TRUST_FORWARDED_FOR": env_bool("POOLING_LAB_TRUST_FORWARDED_FOR"),
+    # Overrides of lessons.ratelimit's per-minute limits (0: the default).
+    "RATE_LIMITS": {
+        name: env_int(f"POOLING_LAB_RATE_{name.upper()}", 0)
+        for name in ("request", "action", "run", "newcomer", "anonymous")
+    },
 }
 
 SESSION_ENGINE = "django.contrib.sessions.backends.db"
