@@ -20,7 +20,7 @@ from .strategies import PGBOUNCER_POOL_MAX, STRATEGIES, Strategy
 log = logging.getLogger(__name__)
 
 
-def _demo_roles() -> list[str]:
+def demo_roles() -> list[str]:
     cfg = lab.config()
     return [role for role in (cfg["DEMO_ROLE"], cfg["ASGI_ROLE"], cfg["BOUNCER_ROLE"]) if role]
 
@@ -29,7 +29,7 @@ def terminate(strategy: Strategy, owner: str) -> list[int]:
     """Kill one learner's backends of one strategy; waits up to 2 s for each to exit."""
     if not owner:
         return []
-    roles = _demo_roles()
+    roles = demo_roles()
     # Choose the PIDs first, then kill exactly those: in one statement PostgreSQL may
     # call pg_terminate_backend() before it has applied the other conditions.
     query = "SELECT pid FROM pg_stat_activity WHERE application_name = %s" + (

@@ -117,3 +117,13 @@ class MonitorSample(models.Model):
 
     def __str__(self) -> str:
         return f"sample at {self.at:%H:%M:%S}"
+
+
+class Room(models.Model):
+    """The room's own switches, set by its instructor (one row)."""
+
+    paused = models.BooleanField(default=False)
+    changed = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return "room (runs paused)" if self.paused else "room"
