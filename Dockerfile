@@ -20,13 +20,14 @@ ENV UV_PYTHON=python3.13 \
     UV_COMPILE_BYTECODE=1 \
     UV_LINK_MODE=copy
 
+# Few layers: the engine's vfs storage (what runs on the machines that build this) keeps
+# every layer as a full copy of the file system.
 RUN --mount=type=cache,target=/var/cache/apt,sharing=locked \
     --mount=type=cache,target=/var/lib/apt/lists,sharing=locked \
+    --mount=type=cache,target=/root/.cache/pip \
     apt-get update \
-    && apt-get install -y --no-install-recommends python3 python3-venv
-
-RUN --mount=type=cache,target=/root/.cache/pip \
-    python3 -m venv /opt/uv \
+    && apt-get install -y --no-install-recommends python3 python3-venv \
+    && python3 -m venv /opt/uv \
     && /opt/uv/bin/pip install "uv==${UV_VERSION}"
 
 WORKDIR /app
@@ -38,16 +39,19 @@ RUN --mount=type=cache,target=/root/.cache/uv \
     --mount=type=bind,source=uv.lock,target=uv.lock \
     /opt/uv/bin/uv sync --no-dev --frozen --no-install-project
 
+# Then the code (uv sync installs the project too, should it become a package), the static
+# files hashed and compressed once, and bytecode. Importing the settings writes a secret key
+# and role passwords into the lab folder: a throwaway one, so that no image carries them.
+# The lab re-collects static files when it cannot tell they are current: the user it runs
+# as (10001, below) may write there.
 COPY . .
 RUN --mount=type=cache,target=/root/.cache/uv \
-    /opt/uv/bin/uv sync --no-dev --frozen
-
-# Static files hashed and compressed once, here. Importing the settings writes a secret key
-# and role passwords into the lab folder: a throwaway one, so that no image carries them.
-RUN POOLING_LAB_DIR=/tmp/build-lab STATIC_ROOT=/app/staticfiles \
-    /app/.venv/bin/python manage.py collectstatic --noinput --verbosity 0 \
+    /opt/uv/bin/uv sync --no-dev --frozen \
+    && POOLING_LAB_DIR=/tmp/build-lab STATIC_ROOT=/app/staticfiles \
+       /app/.venv/bin/python manage.py collectstatic --noinput --verbosity 0 \
     && /app/.venv/bin/python -m compileall -q lessons tutorial \
-    && rm -rf /tmp/build-lab
+    && rm -rf /tmp/build-lab \
+    && chown -R 10001:10001 /app/staticfiles
 
 
 FROM debian:trixie-slim
@@ -56,23 +60,21 @@ LABEL org.opencontainers.image.title="Pooling Lab" \
       org.opencontainers.image.description="Database connection pooling for Django and PostgreSQL, shown live"
 
 # Python 3.13 (the venv's interpreter), PgBouncer 1.24 for the PgBouncer lessons, and tini
-# as PID 1 so that signals reach the lab and orphans are reaped.
+# as PID 1 so that signals reach the lab and orphans are reaped. PostgreSQL, PgBouncer and
+# gunicorn all run as the user lab; /data holds what the lab writes (the embedded
+# PostgreSQL's folder, the secret key, role passwords, logs).
 RUN --mount=type=cache,target=/var/cache/apt,sharing=locked \
     --mount=type=cache,target=/var/lib/apt/lists,sharing=locked \
     apt-get update \
-    && apt-get install -y --no-install-recommends python3 pgbouncer tini
-
-# PostgreSQL, PgBouncer and gunicorn all run as this user; /data holds what the lab writes
-# (the embedded PostgreSQL's folder, the secret key, role passwords, logs).
-RUN groupadd --gid 10001 lab \
+    && apt-get install -y --no-install-recommends python3 pgbouncer tini \
+    && groupadd --gid 10001 lab \
     && useradd --uid 10001 --gid lab --home-dir /data --no-create-home \
        --shell /usr/sbin/nologin lab \
     && mkdir /data \
     && chown lab:lab /data
 
+WORKDIR /app
 COPY --from=build /app /app
-# The lab re-collects static files when it cannot tell they are current: let it write there.
-RUN chown -R lab:lab /app/staticfiles
 
 ENV PATH=/app/.venv/bin:$PATH \
     POOLING_LAB_DIR=/data \
@@ -80,7 +82,6 @@ ENV PATH=/app/.venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1
 
-WORKDIR /app
 VOLUME ["/data"]
 USER 10001:10001
 EXPOSE 8000
