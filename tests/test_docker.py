@@ -8,8 +8,11 @@ with CI=true a machine that cannot run Docker fails them instead of skipping.
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import json
 import os
+import secrets
 import shutil
 import subprocess
 import sys
@@ -53,35 +56,64 @@ def image(tmp_path_factory) -> Iterator[str]:
         yield IMAGE
 
 
+_serial = itertools.count()
+
+
+@contextlib.contextmanager
+def started(image: str, *options: str) -> Iterator[Container]:
+    """`docker run` as a learner types it, plus a published port free on this machine;
+    removed afterwards with its anonymous /data volume (a named one stays)."""
+    port = free_port()
+    name = f"pooling-lab-test-{os.getpid()}-{next(_serial)}"
+    docker(
+        "run", "--detach", "--name", name, "--publish", f"127.0.0.1:{port}:8000", *options, image
+    )
+    try:
+        yield Container(name, f"http://127.0.0.1:{port}")
+    finally:
+        # Stopped as `docker stop` does (SIGTERM: the lab stops PostgreSQL cleanly), then gone.
+        run_docker("stop", "--time", "20", name)
+        run_docker("rm", "--force", "--volumes", name)
+
+
+def wait_until_ready(box: Container) -> float:
+    """Until the site and its demo server answer; the seconds it took."""
+    started_at = time.monotonic()
+    try:
+        wait_for(lambda: _lab_ready(box), timeout=120, interval=0.5, what="the lab")
+    except TimeoutError as exc:
+        raise AssertionError(f"{exc}; the container's log:\n{box.logs()}") from exc
+    return time.monotonic() - started_at
+
+
+def wait_until_healthy(box: Container, timeout: float = 60) -> None:
+    """Docker runs the image's HEALTHCHECK; its first check comes one interval (10 s) in."""
+
+    def healthy() -> bool:
+        health = box.inspect()["State"]["Health"]
+        assert health["Status"] != "unhealthy", (health, box.logs())
+        return health["Status"] == "healthy"
+
+    wait_for(healthy, timeout=timeout, interval=1, what="a healthy container")
+
+
 @pytest.fixture(scope="module")
 def container(image: str) -> Iterator[Container]:
-    port = free_port()
-    name = f"pooling-lab-test-{os.getpid()}"
-    started = time.monotonic()
-    # Only what a learner types, plus a published port that is free on this machine.
-    docker("run", "--detach", "--name", name, "--publish", f"127.0.0.1:{port}:8000", image)
-    box = Container(name, f"http://127.0.0.1:{port}")
-    try:
-        try:
-            wait_for(lambda: _lab_ready(box), timeout=120, interval=0.5, what="the lab")
-        except TimeoutError as exc:
-            raise AssertionError(f"{exc}; the container's log:\n{box.logs()}") from exc
-        print(f"\ncontainer ready (site and demo server) {time.monotonic() - started:.1f} s")
+    with started(image) as box:
+        seconds = wait_until_ready(box)
+        print(f"\ncontainer ready (site and demo server) {seconds:.1f} s after docker run")
         yield box
-    finally:
-        # -v: the anonymous /data volume goes with it.
-        run_docker("rm", "--force", "--volumes", name)
 
 
 def _lab_ready(box: Container) -> bool:
     """The site answers /api/lab, and the demo server it names answers inside the container."""
+    if box.inspect()["State"]["Status"] != "running":
+        raise AssertionError(f"the container stopped; its log:\n{box.logs()}")
     try:
         with urllib.request.urlopen(box.url + "/api/lab", timeout=5) as response:
             lab = json.load(response)
     except (OSError, ValueError):
         return False
-    if box.inspect()["State"]["Status"] != "running":
-        raise AssertionError(f"the container stopped; its log:\n{box.logs()}")
     # The demo server listens on the container's loopback only: ask from inside. Any answer
     # below 500 means it is up (a demo server that serves only probes answers 404 here).
     check = (
@@ -115,14 +147,7 @@ def test_no_process_in_the_container_runs_as_root(container):
 
 def test_docker_reports_the_container_healthy(container):
     """The image's own HEALTHCHECK, run by Docker: healthy once the site answers."""
-
-    def healthy() -> bool:
-        status = container.inspect()["State"]["Health"]["Status"]
-        assert status != "unhealthy", container.inspect()["State"]["Health"]
-        return status == "healthy"
-
-    # First check 10 s (the interval) after the start; a few more to be safe.
-    wait_for(healthy, timeout=60, interval=1, what="a healthy container")
+    wait_until_healthy(container)
 
 
 def test_the_lab_data_lives_in_a_volume(container):
@@ -130,6 +155,46 @@ def test_the_lab_data_lives_in_a_volume(container):
     assert mounts["/data"]["Type"] == "volume"
     listing = docker("exec", container.name, "ls", "/data")
     assert "pgdata" in listing.split(), listing
+
+
+def test_a_learner_keeps_their_runs_when_the_container_is_replaced(image):
+    """Everything the lab keeps (PostgreSQL's data, the secret key that signs sessions)
+    lives in /data: a new container on the same named volume serves the same learner the
+    same run."""
+    volume = f"pooling-lab-test-{os.getpid()}-data"
+    try:
+        with started(image, "--volume", f"{volume}:/data") as first:
+            wait_until_ready(first)
+            learner = Http(first.url)
+            run = learner.run("no-pool", requests=3)
+        with started(image, "--volume", f"{volume}:/data") as second:
+            wait_until_ready(second)
+            learner.base = second.url  # the same cookies: the same learner
+            status, again = learner.get_json(f"/api/runs/{run['id']}")
+        assert status == 200, again
+        assert again["summary"] == run["summary"]
+    finally:
+        run_docker("volume", "rm", "--force", volume)
+
+
+def test_a_production_node_is_healthy_and_passes_the_deploy_checks(image):
+    """Production settings with the names learners use: the health check still gets its
+    answer (it names the first allowed host and says the request came through TLS), and
+    Django's deployment checks find nothing."""
+    with started(
+        image,
+        "--env",
+        "POOLING_LAB_PRODUCTION=1",
+        "--env",
+        f"SECRET_KEY={secrets.token_urlsafe(50)}",
+        "--env",
+        "ALLOWED_HOSTS=lab.example.org",
+    ) as node:
+        wait_until_healthy(node, timeout=90)
+        checks = docker(
+            "exec", node.name, "python", "manage.py", "check", "--deploy", "--fail-level", "WARNING"
+        )
+        assert "no issues" in checks, checks
 
 
 def test_pgbouncer_1_24_from_debian_trixie_is_inside(container):
