@@ -202,7 +202,7 @@ def test_pgbouncer_1_24_from_debian_trixie_is_inside(container):
     assert version.startswith("PgBouncer 1.24"), version
 
 
-def test_the_image_speaks_to_the_engine_the_way_the_readme_says(image):
+def test_the_image_declares_its_user_port_health_check_and_command(image):
     config = json.loads(docker("image", "inspect", image))[0]["Config"]
     assert config["User"] not in {"", "0", "root"}
     assert "8000/tcp" in config["ExposedPorts"]
