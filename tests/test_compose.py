@@ -131,31 +131,39 @@ def test_pgbouncer_is_laid_out_as_the_lab_expects():
     assert set(databases) == expected
     for name, entry in databases.items():
         fields = dict(part.split("=", 1) for part in entry.split())
-        assert fields["user"] == "pooling_lab_bouncer"
+        # Clients log in as the bouncer role and PgBouncer passes it on: one user object,
+        # so max_user_connections caps every database together (as the lab's own does).
+        assert "user" not in fields
         assert fields["pool_mode"] == name.split("_")[2]
         assert fields["pool_size"] == name.rsplit("_p", 1)[1]
     settings = ini["pgbouncer"]
     assert settings["auth_type"] == "scram-sha-256"
     # Lesson 7 needs the `options` startup parameter refused.
     assert settings["ignore_startup_parameters"] == "extra_float_digits"
+    # The prepared-statements pitfall ends as on PgBouncer 1.18.
+    assert settings["max_prepared_statements"] == "0"
     users = config["pgbouncer-users"]["content"].split()
     assert users == [
-        '"pooling_lab_demo"',
-        f'"{ENV["POOLING_LAB_DEMO_PASSWORD"]}"',
+        '"pooling_lab_bouncer"',
+        f'"{ENV["POOLING_LAB_BOUNCER_PASSWORD"]}"',
         '"pooling_lab_admin"',
         f'"{ENV["POOLING_LAB_ADMIN_PASSWORD"]}"',
     ]
 
 
-def test_every_replica_shares_one_database_and_one_pgbouncer():
+def test_every_node_and_worker_shares_one_database_and_one_pgbouncer():
     services = load()["services"]
     lab = {name: s for name, s in services.items() if s["image"] == "pooling-lab:latest"}
-    assert {"app", "init", "worker", "demo", "pgbouncer"} <= set(lab)
+    assert {"app", "init", "worker", "demo", "demo-asgi", "pgbouncer"} <= set(lab)
     urls = {
         (s["environment"]["DATABASE_URL"], s["environment"]["PGBOUNCER_URL"])
-        for name, s in lab.items()
+        for s in lab.values()
         if "environment" in s
     }
-    assert len(urls) == 1, urls
-    ((database, pgbouncer),) = urls
-    assert "@postgres:5432/" in database and "@pgbouncer:6432/" in pgbouncer
+    assert urls == {
+        (
+            f"postgres://postgres:{ENV['POSTGRES_PASSWORD']}@postgres:5432/pooling_lab",
+            # The admin console's login: the lab reads SHOW POOLS with it.
+            f"postgres://pooling_lab_admin:{ENV['POOLING_LAB_ADMIN_PASSWORD']}@pgbouncer:6432/pgbouncer",
+        )
+    }

