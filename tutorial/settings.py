@@ -221,6 +221,9 @@ LAB = {
     "RUN_STALE_SECONDS": env_int("POOLING_LAB_RUN_STALE_SECONDS", 20),
     # Behind a load balancer that sets X-Forwarded-For, rate limits count by that address.
     "TRUST_FORWARDED_FOR": env_bool("POOLING_LAB_TRUST_FORWARDED_FOR"),
+    # The instructor's view (lessons.views.instructor): this token signs in.
+    "INSTRUCTOR_TOKEN": os.environ.get("POOLING_LAB_INSTRUCTOR_TOKEN")
+    or _lab_password("instructor"),
     # Overrides of lessons.ratelimit's per-minute limits (0: the default).
     "RATE_LIMITS": {
         name: env_int(f"POOLING_LAB_RATE_{name.upper()}", 0)

@@ -1,6 +1,16 @@
 from django.urls import path
 
-from lessons.views import api, benchmarks, demos, evidence, faults, pages, pitfalls, sizing
+from lessons.views import (
+    api,
+    benchmarks,
+    demos,
+    evidence,
+    faults,
+    instructor,
+    pages,
+    pitfalls,
+    sizing,
+)
 
 urlpatterns = [
     path("", pages.index, name="index"),
@@ -12,6 +22,11 @@ urlpatterns = [
     path("runs/<int:run_id>/", pages.run_page, name="run"),
     path("runs/<int:run_id>/cancel/", pages.run_cancel, name="run-cancel"),
     path("monitor/", pages.monitor_page, name="monitor"),
+    path("instructor/", instructor.dashboard, name="instructor"),
+    path("instructor/login/", instructor.login, name="instructor-login"),
+    path("instructor/pause/", instructor.pause, name="instructor-pause"),
+    path("instructor/reset/", instructor.reset, name="instructor-reset"),
+    path("api/room", instructor.room_api, name="api-room"),
     path("demos/connection-cost/", demos.connection_cost, name="demo-cost"),
     path("demos/runs/", demos.run_start, name="demo-run-start"),
     path("demos/recent/<slug:slug>/", demos.recent_runs, name="demo-recent"),

@@ -37,7 +37,11 @@ ACTIVE = (Run.Status.QUEUED, Run.Status.RUNNING)
 
 
 def admit(learner: Learner) -> None:
-    """Refuse a run past the learner's own queue or the room's (inside a transaction)."""
+    """Refuse a run past the learner's own queue or the room's (inside a transaction), or
+    while the instructor has paused new runs."""
+    from ..room import refuse_if_paused
+
+    refuse_if_paused()
     cfg = lab.config()
     mine = Run.objects.filter(learner=learner, status__in=ACTIVE).count()
     if mine > cfg["MAX_QUEUED_PER_LEARNER"]:

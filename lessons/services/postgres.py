@@ -199,6 +199,15 @@ def ensure_demo_role(dsn: str, role: str, password: str, limit: int) -> str | No
     Returns None on success, or why the role could not be made.
     """
     ident = sql.Identifier(role)
+    problem = None
+    for _ in range(3):  # replicas starting together race on the role: a retry sees it made
+        problem = _ensure_role(dsn, role, ident, password, limit)
+        if problem is None:
+            break
+    return problem
+
+
+def _ensure_role(dsn: str, role: str, ident, password: str, limit: int) -> str | None:
     try:
         with psycopg.connect(dsn, autocommit=True, connect_timeout=5) as conn:
             exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [role]).fetchone()

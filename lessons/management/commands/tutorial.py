@@ -153,6 +153,10 @@ class Command(BaseCommand):
         )
         lab.wait_for_demo()
         self.stdout.write(
+            f"Instructor view: {lab.url}/instructor/ (sign in with the token in "
+            f"{settings.LAB_DIR / 'instructor_password'}, or set POOLING_LAB_INSTRUCTOR_TOKEN)."
+        )
+        self.stdout.write(
             f"Demo servers: gunicorn (gthread) at {lab.demo_url}, {lab.workers} workers x "
             f"{lab.threads} threads; uvicorn at {lab.asgi_url}. {lab.run_workers} run workers; "
             f"connection budget {lab.budget} "
@@ -220,5 +224,8 @@ def _collect_static_if_changed() -> None:
     manifest = Path(settings.STATIC_ROOT) / "staticfiles.json"
     if manifest.exists() and stamp_file.exists() and stamp_file.read_text() == stamp:
         return
+    newest = max((p.stat().st_mtime for p in sources), default=0)
+    if manifest.exists() and not stamp_file.exists() and manifest.stat().st_mtime > newest:
+        return  # collected at build time (the Docker image), after every source changed
     call_command("collectstatic", verbosity=0, interactive=False)
     stamp_file.write_text(stamp)
