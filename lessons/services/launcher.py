@@ -12,7 +12,6 @@ import os
 import subprocess
 import sys
 import threading
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
@@ -21,45 +20,17 @@ from pathlib import Path
 
 from django.conf import settings
 
-from . import control, postgres
-from .pgbouncer import ManagedPgBouncer, PgBouncerError, find_binary, install_hint, new_password
-from .pgbouncer_config import BouncerConfig
-from .processes import port_is_free, spawn, stop, wait_for, who_listens
+from . import postgres
+from .lab_pgbouncer import WithPgBouncer
+from .pgbouncer import ManagedPgBouncer
+from .processes import port_is_free, spawn, wait_for, who_listens
+from .supervisor import Child, LabStartError, Supervised
 
 ROOT = Path(settings.BASE_DIR)
-# A child that dies more often than this within a minute is not restarted again.
-MAX_RESTARTS_PER_MINUTE = 5
-# "Stop PgBouncer" keeps it down this long, so that a learner can see requests fail.
-PGBOUNCER_DOWN_SECONDS = 15
-
-
-class LabStartError(RuntimeError):
-    """Something is in the way; the message says exactly what to do."""
 
 
 @dataclass
-class Child:
-    name: str
-    start: Callable[[], subprocess.Popen]
-    proc: subprocess.Popen | None = None
-    restarts: list[float] = field(default_factory=list)
-    # How to stop it, when SIGTERM is not the way (PgBouncer 1.23+ wants SIGQUIT).
-    halt: Callable[[], None] | None = None
-    # Stopped on purpose until then (monotonic seconds): not a death to report.
-    held_until: float = 0.0
-
-    def alive(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
-
-    def stop(self) -> None:
-        if self.halt is not None:
-            self.halt()
-        else:
-            stop(self.proc)
-
-
-@dataclass
-class Lab:
+class Lab(Supervised, WithPgBouncer):
     host: str = "127.0.0.1"
     port: int = 8000
     demo_port: int = 8001
@@ -158,65 +129,6 @@ class Lab:
         for role, password, limit in roles:
             if role and not self.demo_role_problem:
                 self.demo_role_problem = postgres.ensure_demo_role(dsn, role, password, limit)
-
-    def start_pgbouncer(self) -> None:
-        """A managed PgBouncer in front of the lab's PostgreSQL, when its binary is here."""
-        from lessons import lab
-
-        if settings.LAB["PGBOUNCER"] and not settings.LAB["PGBOUNCER"]["managed"]:
-            return  # PGBOUNCER_URL: an external PgBouncer
-        binary = find_binary()
-        if binary is None:
-            self.pgbouncer_problem = f"PgBouncer is not installed: {install_hint()}"
-            return
-        if self.demo_role_problem:
-            self.pgbouncer_problem = f"PgBouncer needs the lab's roles: {self.demo_role_problem}"
-            return
-        import dj_database_url
-
-        db = dj_database_url.parse(self.database_url)
-        config = BouncerConfig(
-            listen_port=self.pgbouncer_port,
-            pg_host=db["HOST"] or "127.0.0.1",
-            pg_port=int(db["PORT"] or 5432),
-            dbname=db["NAME"],
-            server_user=settings.LAB["BOUNCER_ROLE"],
-            server_password=settings.LAB["BOUNCER_PASSWORD"],
-            admin_password=new_password(),
-            max_server_connections=lab.budget_slices(self.budget)["pgbouncer"],
-        )
-        self.bouncer = ManagedPgBouncer(config, self.pgbouncer_dir, binary)
-        try:
-            self.bouncer.start()
-        except PgBouncerError as exc:
-            raise LabStartError(str(exc)) from None
-        self.children["pgbouncer"] = Child(
-            "pgbouncer", self._restart_pgbouncer, self.bouncer.proc, halt=self.bouncer.stop
-        )
-        self.extra_env.update(
-            POOLING_LAB_PGBOUNCER_HOST=config.listen_host,
-            POOLING_LAB_PGBOUNCER_PORT=str(config.listen_port),
-            POOLING_LAB_PGBOUNCER_VERSION=self.bouncer.version,
-            POOLING_LAB_PGBOUNCER_ADMIN_USER=config.admin_user,
-            POOLING_LAB_PGBOUNCER_ADMIN_PASSWORD=config.admin_password,
-        )
-
-    def pgbouncer_settings(self) -> dict | None:
-        """What settings.LAB["PGBOUNCER"] holds in the children (see tutorial/settings.py)."""
-        if self.bouncer is None:
-            return None
-        return {
-            "host": self.bouncer.config.listen_host,
-            "port": self.bouncer.port,
-            "admin_user": self.bouncer.config.admin_user,
-            "admin_password": self.bouncer.config.admin_password,
-            "version": self.bouncer.version,
-            "managed": True,
-        }
-
-    def _restart_pgbouncer(self) -> subprocess.Popen:
-        self.bouncer.start()
-        return self.bouncer.proc
 
     def child_env(self) -> dict[str, str]:
         env = {
@@ -359,67 +271,6 @@ class Lab:
     def _wait(self, name: str, url: str) -> None:
         proc = self.children[name].proc
         wait_for(lambda: _answers(url), timeout=30, proc=proc, what=f"{name} at {url}")
-
-    def watch(self) -> list[tuple[str, str]]:
-        """One look: do what the site asked for, then start again any child that died."""
-        with self._watching:
-            self.control_dir.mkdir(parents=True, exist_ok=True)
-            for action in control.pending(self.control_dir):
-                control.finish(self.control_dir, action, self._do(action))
-            return self.supervise()
-
-    def _do(self, action: str) -> dict:
-        started = time.monotonic()
-        if action == "restart-postgres":
-            if self.embedded is None:
-                return {"ok": False, "message": "the lab does not run this PostgreSQL"}
-            self.embedded.stop()
-            self.embedded.start()
-            return {"ok": True, "seconds": round(time.monotonic() - started, 2)}
-        child = self.children.get("pgbouncer")
-        if child is None or self.bouncer is None:
-            return {"ok": False, "message": "the lab does not run a PgBouncer"}
-        child.stop()
-        child.held_until = time.monotonic() + PGBOUNCER_DOWN_SECONDS
-        return {"ok": True, "back_in_seconds": PGBOUNCER_DOWN_SECONDS}
-
-    def supervise(self) -> list[tuple[str, str]]:
-        """Start again every child that died; say which, with the end of its log. Raise if
-        one keeps dying."""
-        restarted = []
-        now = time.monotonic()
-        for child in self.children.values():
-            if child.alive():
-                continue
-            if child.held_until:
-                if now < child.held_until:
-                    continue  # stopped on purpose: back when its time is up
-                child.held_until = 0.0
-                child.proc = child.start()
-                continue
-            child.restarts = [t for t in child.restarts if now - t < 60] + [now]
-            if len(child.restarts) > MAX_RESTARTS_PER_MINUTE:
-                raise LabStartError(
-                    f"The lab's {child.name} keeps stopping (exit {child.proc.returncode}); "
-                    f"see {self.log_dir / (child.name + '.log')}."
-                )
-            log = self.log_dir / f"{child.name}.log"
-            tail = log.read_text(errors="replace")[-800:] if log.exists() else ""
-            child.proc = child.start()
-            restarted.append((child.name, tail))
-        return restarted
-
-    def stop(self) -> bool:
-        """Stop every child, newest first; say whether anything was running."""
-        was_running = bool(self.children or self.embedded)
-        with self._watching:  # a watch() meanwhile would start them again
-            for child in reversed(list(self.children.values())):
-                child.stop()
-            self.children.clear()
-        if self.embedded is not None and self.owns_database:
-            self.embedded.stop()
-        self.embedded = None
-        return was_running
 
 
 def _answers(url: str) -> bool:
