@@ -82,10 +82,13 @@ function syncPredictions(root) {
 }
 
 // "What you should see" stays closed until the demo above it has a finished result:
-// a run that is done (or failed, or was cancelled) or any other demo's answer.
+// a run that is done (or failed, or was cancelled), any other demo's answer, or the
+// figure measured for its checkpoint.
 const FINISHED = ["done", "failed", "cancelled"].map((s) => `:not([data-status="${s}"])`).join("");
 
 function demoFinished(section) {
+  // A figure measured beside the guess means the demo has had its say.
+  if (document.querySelector(`#${section.id}-predict .verdict`)) return true;
   const out = section.querySelector(".demo-out");
   if (!out || !out.children.length) return false;
   return !out.querySelector(`.run${FINISHED}`);
