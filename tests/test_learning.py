@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import json
 import re
+import time
 
 import pytest
 
+from . import axe
 from . import learning_support as learn
 from .browser import chromium
 from .support import Http
@@ -207,6 +209,25 @@ def test_the_lab_picture_draws_workers_pool_and_backends_from_the_run(site, lab)
     assert "The pool after the run:" in picture
 
 
+def test_the_lab_picture_fills_in_while_the_run_goes(site):
+    created = site.start("native-pool", {"min_size": 1, "max_size": 2}, 40, 4, hold_ms=200)
+    run_id = created["id"]
+    # 40 requests of 200 ms, 4 at a time: about 2 s in which the picture is live.
+    deadline = time.monotonic() + 60
+    live = None
+    while time.monotonic() < deadline and live is None:
+        _, body, _ = site.request("GET", f"/runs/{run_id}/", headers=learn.HTMX)
+        html = body.decode()
+        if 'data-status="running"' in html and "in flight now" in html:
+            live = html
+        time.sleep(0.1)  # the page itself asks every 400 ms
+    assert live is not None, "never saw the picture while the run was going on"
+    in_flight = int(re.search(r"(\d+) requests? in flight now", live).group(1))
+    assert 1 <= in_flight <= 4  # never more than the run's concurrency
+    assert "Worker <code>" in live and "The pool after the run" not in live
+    site.wait(created["url"])
+
+
 @pytest.mark.browser
 def test_the_run_waits_for_a_guess_and_the_see_box_opens_after_it(lab):
     with chromium() as context:
@@ -280,3 +301,40 @@ def test_shift_arrows_move_between_lessons_but_not_while_typing(lab):
         page.wait_for_url("**/lessons/persistent-connections/")
         page.keyboard.press("Shift+ArrowLeft")
         page.wait_for_url("**/lessons/no-pooling/")
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize(
+    "mode",
+    [
+        {"color_scheme": "dark", "viewport": {"width": 1280, "height": 800}},
+        {"color_scheme": "light", "viewport": {"width": 390, "height": 844}},
+        {"color_scheme": "dark", "viewport": {"width": 390, "height": 844}},
+    ],
+    ids=["dark-desktop", "light-phone", "dark-phone"],
+)
+def test_guesses_quiz_picture_and_progress_page_are_axe_clean(lab, mode):
+    """Light desktop is the journey's; here the other three, with every part shown."""
+    with chromium(**mode) as context:
+        page = context.new_page()
+        page.goto(lab.url + "/lessons/native-pool/")
+        learn.lock_in(page, "demo-2", 3)
+        page.locator("#demo-2 form button[type=submit]").click()
+        page.locator("#demo-2-predict .verdict").wait_for(timeout=60_000)
+        page.locator("#demo-2 .lab-picture").wait_for()
+        page.locator("#quiz-q-shrink input[name=choice]").first.check()
+        page.locator("#quiz-q-shrink").get_by_text("Show a hint").click()
+        page.locator("#quiz-q-shrink").get_by_role("button", name="Check my answer").click()
+        page.locator("#quiz-q-shrink.is-answered").wait_for()
+        found = {"lesson": axe.blocking(page)}
+        page.goto(lab.url + "/progress/")
+        page.get_by_role("button", name="Reset my progress").click()  # refused: not ticked
+        page.locator("input[type=file]").set_input_files(
+            {"name": "x.json", "mimeType": "application/json", "buffer": b"[]"}
+        )
+        page.get_by_role("button", name="Import").click()
+        page.get_by_test_id("import-error").wait_for()
+        found["progress"] = axe.blocking(page)
+        width = page.evaluate("document.documentElement.scrollWidth")
+    assert {k: axe.describe(v) for k, v in found.items() if v} == {}
+    assert width <= mode["viewport"]["width"]

@@ -137,6 +137,5 @@ def answer(request: HtmxHttpRequest, slug: str, question_id: str) -> HttpRespons
     context |= {"answer": checks.answered(question, entry), "completed": slug in data["completed"]}
     if request.htmx:
         return TemplateResponse(request, QUESTION, context, status=status)
-    if status == 400:
-        raise BadInput("choice", context["error"], f"0 to {len(question.choices) - 1}")
-    return HttpResponseRedirect(reverse("lesson", args=[slug]) + f"#quiz-{question_id}")
+    # Without JavaScript: the question, answered (or asked again), on a page of its own.
+    return TemplateResponse(request, "lessons/question.html", context, status=status)
