@@ -11,12 +11,12 @@ from __future__ import annotations
 from urllib.parse import urlparse
 
 import psycopg
-from django.http import HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from .. import checkpoints, cost, errors, lab, progress
+from .. import checkpoints, content, cost, errors, lab, progress
 from ..boundary import LabError, NotFound
 from ..params import BadInput
 from . import checks, demos
@@ -32,7 +32,9 @@ def _on_lesson_page(request: HtmxHttpRequest, slug: str) -> bool:
     return bool(current) and urlparse(current).path == reverse("lesson", args=[slug])
 
 
-def _box(request: HtmxHttpRequest, found: checks.Found, data: dict, note: str = "", **extra):
+def _box(
+    request: HtmxHttpRequest, found: checks.Found, data: dict, note: str = "", **extra: object
+) -> TemplateResponse:
     context = {
         **checks.box_context(found, data, note),
         "completed": found.lesson.slug in data["completed"],
@@ -116,25 +118,36 @@ def measure(request: HtmxHttpRequest, slug: str, checkpoint_id: str) -> HttpResp
     return HttpResponseRedirect(reverse("checkpoint", args=[slug, checkpoint_id]))
 
 
+def _answered(
+    request: HttpRequest, lesson: content.Lesson, question: checkpoints.Question, data: dict
+) -> tuple[dict, str]:
+    """Record the learner's first answer to a question; later ones change nothing."""
+    if "choice" in (progress.answer(data, lesson.slug, question.id) or {}):
+        return data, ""
+    raw = request.POST.get("choice", "")
+    if not (raw.isdecimal() and int(raw) < len(question.choices)):
+        return data, "Pick one of the choices, then check it."
+    choice = int(raw)
+    correct = question.is_correct(choice)
+    data = progress.record(
+        request, lesson, question.id, choice=choice, correct=correct, at=progress.now()
+    )
+    return data, ""
+
+
 @require_POST
 def answer(request: HtmxHttpRequest, slug: str, question_id: str) -> HttpResponse:
     lesson, question = checks.question_or_404(slug, question_id)
-    data = progress.of(request)
-    entry = progress.answer(data, slug, question_id)
-    context = {"lesson": lesson, "q": question, "follow": _on_lesson_page(request, slug)}
-    status = 200
-    if not entry or "choice" not in entry:
-        raw = request.POST.get("choice", "")
-        if raw.isdecimal() and int(raw) < len(question.choices):
-            choice = int(raw)
-            data = progress.record(
-                request, lesson, question_id, choice=choice,
-                correct=question.is_correct(choice), at=progress.now(),
-            )  # fmt: skip
-            entry = progress.answer(data, slug, question_id)
-        else:
-            context["error"], status = "Pick one of the choices, then check it.", 400
-    context |= {"answer": checks.answered(question, entry), "completed": slug in data["completed"]}
+    data, error = _answered(request, lesson, question, progress.of(request))
+    context = {
+        "lesson": lesson,
+        "q": question,
+        "answer": checks.answered(question, progress.answer(data, slug, question_id)),
+        "completed": slug in data["completed"],
+        "follow": _on_lesson_page(request, slug),
+        "error": error,
+    }
+    status = 400 if error else 200
     if request.htmx:
         return TemplateResponse(request, QUESTION, context, status=status)
     # Without JavaScript: the question, answered (or asked again), on a page of its own.
