@@ -7,8 +7,10 @@ from lessons.views import (
     evidence,
     faults,
     instructor,
+    learning,
     pages,
     pitfalls,
+    progress_api,
     sizing,
 )
 
@@ -18,6 +20,35 @@ urlpatterns = [
     path("lessons/<slug:slug>/", pages.lesson, name="lesson"),
     path("lessons/<slug:slug>/state/", pages.lesson_state, name="lesson-state"),
     path("lessons/<slug:slug>/complete/", pages.complete, name="lesson-complete"),
+    path(
+        "lessons/<slug:slug>/checkpoints/<slug:checkpoint_id>/",
+        learning.checkpoint,
+        name="checkpoint",
+    ),
+    path(
+        "lessons/<slug:slug>/checkpoints/<slug:checkpoint_id>/predict/",
+        learning.predict,
+        name="checkpoint-predict",
+    ),
+    path(
+        "lessons/<slug:slug>/checkpoints/<slug:checkpoint_id>/run/",
+        learning.run,
+        name="checkpoint-run",
+    ),
+    path(
+        "lessons/<slug:slug>/checkpoints/<slug:checkpoint_id>/cost/",
+        learning.measure_cost,
+        name="checkpoint-cost",
+    ),
+    path(
+        "lessons/<slug:slug>/checkpoints/<slug:checkpoint_id>/measure/",
+        learning.measure,
+        name="checkpoint-measure",
+    ),
+    path("lessons/<slug:slug>/quiz/<slug:question_id>/", learning.answer, name="quiz-answer"),
+    path("progress/", progress_api.page, name="progress"),
+    path("progress/import/", progress_api.import_form, name="progress-import"),
+    path("progress/reset/", progress_api.reset_form, name="progress-reset"),
     path("runs/compare/", pages.compare, name="compare"),
     path("runs/<int:run_id>/", pages.run_page, name="run"),
     path("runs/<int:run_id>/cancel/", pages.run_cancel, name="run-cancel"),
@@ -62,6 +93,11 @@ urlpatterns = [
     path("api/pitfalls", pitfalls.pitfall_list, name="api-pitfalls"),
     path("api/pitfalls/runs/<int:run_id>", pitfalls.pitfall_run_detail, name="api-pitfall-run"),
     path("api/pitfalls/<slug:slug>", pitfalls.pitfall_run, name="api-pitfall"),
+    path("api/lessons", progress_api.lessons_api, name="api-lessons"),
+    path("api/progress", progress_api.progress_api, name="api-progress"),
+    path("api/progress/export", progress_api.export, name="api-progress-export"),
+    path("api/progress/import", progress_api.import_api, name="api-progress-import"),
+    path("api/progress/reset", progress_api.reset_api, name="api-progress-reset"),
     path("api/<path:path>", api.api_not_found),
 ]
 handler404 = "lessons.boundary.not_found"

@@ -13,6 +13,7 @@ from django_htmx.middleware import HtmxDetails
 from .. import body, content, learners, monitor, progress, strategies
 from ..models import Run
 from ..runs import present, queue
+from . import checks, picture, see_boxes
 
 
 class HtmxHttpRequest(HttpRequest):
@@ -22,15 +23,17 @@ class HtmxHttpRequest(HttpRequest):
 @require_GET
 def index(request: HtmxHttpRequest) -> TemplateResponse:
     lessons = content.all_lessons()
-    done = progress.completed(request)
+    mine = progress.of(request)
+    done = set(mine["completed"])
     return TemplateResponse(
         request,
         "lessons/index.html",
         {
             "lessons": lessons,
-            "visited": progress.visited(request),
+            "visited": set(mine["visited"]),
             "completed": done,
             "done_count": sum(1 for lesson in lessons if lesson.slug in done),
+            "last": content.by_slug().get(mine["last"] or ""),
             "strategies": strategies.STRATEGIES.values(),
         },
     )
@@ -48,16 +51,18 @@ def lesson(request: HtmxHttpRequest, slug: str) -> TemplateResponse:
     item = _lesson_or_404(slug)
     progress.mark_visited(request, slug)
     previous, following = content.neighbours(slug)
+    done = progress.completed(request)
     return TemplateResponse(
         request,
         "lessons/lesson.html",
         {
             "lesson": item,
-            "body": body.body_html(request, slug),
+            "body": see_boxes.collapse(body.body_html(request, slug), item),
             "lessons": content.all_lessons(),
             "previous": previous,
             "next": following,
-            "completed": slug in progress.completed(request),
+            "completed": slug in done,
+            "done": done,
         },
     )
 
@@ -74,7 +79,12 @@ def lesson_state(request: HtmxHttpRequest, slug: str) -> TemplateResponse:
             latest.setdefault(run.spec["origin"]["demo"], run)
     shown = [_shown(embed.anchor, latest[embed.anchor]) for embed in item.embeds
              if embed.anchor in latest]  # fmt: skip
-    return TemplateResponse(request, "lessons/lesson.html#lesson-state", {"shown": shown})
+    extras = checks.lesson_extras(request, item)
+    return TemplateResponse(
+        request,
+        "lessons/lesson.html#lesson-state",
+        {"shown": shown, "extras": extras, "lesson": item},
+    )
 
 
 def _shown(anchor: str, run: Run) -> dict:
@@ -82,7 +92,7 @@ def _shown(anchor: str, run: Run) -> dict:
         from ..pitfalls import present as pitfall
 
         return {"anchor": anchor, "pit": pitfall.view_model(run)}
-    return {"anchor": anchor, "run": present.view_model(run)}
+    return {"anchor": anchor, "run": picture.run_view(run)}
 
 
 @require_POST
@@ -93,8 +103,8 @@ def complete(request: HtmxHttpRequest, slug: str) -> HttpResponse:
     if request.htmx:
         return TemplateResponse(
             request,
-            "lessons/lesson.html#complete-form",
-            {"lesson": item, "completed": done},
+            "lessons/lesson.html#complete-response",
+            {"lesson": item, "item": item, "completed": done, "oob": False},
         )
     return HttpResponseRedirect(reverse("lesson", args=[slug]))
 
@@ -103,14 +113,14 @@ def complete(request: HtmxHttpRequest, slug: str) -> HttpResponse:
 def run_page(request: HtmxHttpRequest, run_id: int) -> HttpResponse:
     run = learners.my_run(request, run_id)
     if not request.htmx:
-        return TemplateResponse(request, "lessons/run.html", {"run": present.view_model(run)})
+        return TemplateResponse(request, "lessons/run.html", {"run": picture.run_view(run)})
     return run_partial(request, run)
 
 
 def run_partial(request: HtmxHttpRequest, run: Run, status: int = 200) -> HttpResponse:
     """The live run block; once done it stops polling and tells the page (runDone)."""
     response = TemplateResponse(
-        request, "lessons/run.html#run", {"run": present.view_model(run)}, status=status
+        request, "lessons/run.html#run", {"run": picture.run_view(run)}, status=status
     )
     if run.finished_running:
         response = trigger_client_event(response.render(), "runDone")

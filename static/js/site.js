@@ -55,3 +55,76 @@ function addCopyButtons(root) {
 document.addEventListener("DOMContentLoaded", () => addCopyButtons(document));
 // Code that htmx swaps in later (the sizing calculator's files) gets its buttons too.
 document.addEventListener("htmx:afterSettle", () => addCopyButtons(document));
+
+// Predict, then run: a demo that answers a checkpoint waits until the learner's guess is
+// locked in (the box above it then says data-committed). The server refuses a run
+// without a guess anyway; this only keeps the button honest. Buttons of a run already
+// shown (cancel, compare) are left alone.
+function syncPredictions(root) {
+  root.querySelectorAll(".predict-wrap").forEach((wrap) => {
+    const committed = Boolean(wrap.querySelector(".predict[data-committed]"));
+    const locked = String(!committed);
+    if (wrap.dataset.locked === locked) return; // act on changes only, never mid-request
+    wrap.dataset.locked = locked;
+    wrap.querySelectorAll(".demo form button").forEach((button) => {
+      if (button.closest(".demo-out, .recent")) return;
+      if (!committed) {
+        button.disabled = true;
+        button.dataset.needsPrediction = "";
+      } else if ("needsPrediction" in button.dataset) {
+        button.disabled = false;
+        delete button.dataset.needsPrediction;
+        button.removeAttribute("aria-describedby");
+      }
+    });
+    wrap.querySelectorAll(".needs").forEach((note) => {
+      note.hidden = committed;
+    });
+  });
+}
+
+// "What you should see" stays closed until the demo above it has a finished result:
+// a run that is done (or failed, or was cancelled), any other demo's answer, or the
+// figure measured for its checkpoint.
+const FINISHED = ["done", "failed", "cancelled"].map((s) => `:not([data-status="${s}"])`).join("");
+
+function demoFinished(section) {
+  // A figure measured beside the guess means the demo has had its say.
+  if (document.querySelector(`#${section.id}-predict .verdict`)) return true;
+  const out = section.querySelector(".demo-out");
+  if (!out || !out.children.length) return false;
+  return !out.querySelector(`.run${FINISHED}`);
+}
+
+function openSeeBoxes(finishedDemo) {
+  document.querySelectorAll("details.see[data-demo]:not([open])").forEach((box) => {
+    const section = document.getElementById(box.dataset.demo);
+    if (section && (box.dataset.demo === finishedDemo || demoFinished(section))) box.open = true;
+  });
+}
+
+// Shift + Left / Right: previous and next lesson, never while typing in a field.
+function lessonKeys(event) {
+  if (!event.shiftKey || event.altKey || event.ctrlKey || event.metaKey) return;
+  if (event.key !== "ArrowLeft" && event.key !== "ArrowRight") return;
+  const target = event.target;
+  if (target.isContentEditable || target.closest("input, textarea, select")) return;
+  const rel = event.key === "ArrowLeft" ? "prev" : "next";
+  const link = document.querySelector(`.prev-next a[rel=${rel}]`);
+  if (!link) return;
+  event.preventDefault();
+  window.location.assign(link.href);
+}
+
+function followLearning() {
+  syncPredictions(document);
+  openSeeBoxes();
+}
+document.addEventListener("DOMContentLoaded", followLearning);
+document.addEventListener("htmx:afterSettle", followLearning);
+document.addEventListener("htmx:oobAfterSwap", followLearning);
+document.addEventListener("runDone", (event) => {
+  const section = event.target.closest && event.target.closest("section.demo");
+  openSeeBoxes(section ? section.id : undefined);
+});
+document.addEventListener("keydown", lessonKeys);
