@@ -17,6 +17,7 @@ from lessons.content import all_lessons
 
 from . import axe
 from .browser import chromium, share_session
+from .learning_support import lock_in
 from .support import Http
 
 CSS = Path(__file__).resolve().parent.parent / "static" / "css"
@@ -135,6 +136,7 @@ def _pages(run_id: int) -> list[str]:
         "/",
         *lessons,
         "/monitor/",
+        "/progress/",
         f"/runs/compare/?ids={run_id}",
         f"/runs/{run_id}/",
         "/demos/connection-cost/?samples=5",
@@ -182,7 +184,8 @@ def _check_every_page(page, base: str, run_id: int, mode: str) -> None:
             found[path + " (sideways)"] = f"{scroll_width} px wide on a {width} px screen"
     # After a demo ran, its results (PID chips, timeline, table) are on the lesson page.
     _open(page, base + "/lessons/no-pooling/")
-    page.locator("section.demo").first.get_by_role("button").click()
+    lock_in(page, "demo-1", 10)
+    page.locator("#demo-1 form button[type=submit]").click()
     page.locator("section.demo .run[data-status=done]").first.wait_for(timeout=30_000)
     _settle(page)
     if violations := axe.blocking(page):
@@ -267,7 +270,8 @@ def test_nothing_moves_for_a_learner_who_asks_for_reduced_motion(lab):
     with chromium(reduced_motion="reduce") as context:
         page = context.new_page()
         _open(page, lab.url + "/lessons/no-pooling/")
-        page.locator("section.demo").first.get_by_role("button").click()
+        lock_in(page, "demo-1", 10)
+        page.locator("#demo-1 form button[type=submit]").click()
         # No CSS animation or transition runs: not while htmx swaps a run in, not after.
         page.locator("section.demo .run").first.wait_for(timeout=30_000)
         running = page.evaluate("document.getAnimations().length")

@@ -8,6 +8,7 @@ import pytest
 from playwright.sync_api import expect
 
 from .browser import chromium, session_of
+from .learning_support import lock_in
 
 pytestmark = pytest.mark.browser
 
@@ -21,7 +22,8 @@ def test_lesson_two_demo_shows_ten_distinct_backend_pids(lab, site):
         demo = page.locator(
             "section.demo", has=page.locator("input[name=strategy][value=no-pool]")
         ).first
-        demo.get_by_role("button").click()
+        lock_in(page, "demo-1", 10)  # predict, then run
+        demo.locator("form button[type=submit]").click()
         run = demo.locator(".run[data-status=done]")
         run.wait_for(timeout=30_000)
         shown = [
@@ -43,6 +45,7 @@ def test_lesson_one_measures_the_connection_cost_live(lab):
         page = context.new_page()
         page.goto(lab.url + "/lessons/why-pooling/")
         demo = page.locator("section.demo").first
+        lock_in(page, "demo-1", 40)
         demo.get_by_role("button", name="Measure now").click()
         connect = demo.get_by_test_id("connect-median")
         connect.wait_for(timeout=30_000)
@@ -80,15 +83,22 @@ def test_keyboard_reaches_and_starts_a_demo(lab):
     with chromium() as context:
         page = context.new_page()
         page.goto(lab.url + "/lessons/no-pooling/")
-        target = page.locator("section.demo button").first
-        for _ in range(80):
-            page.keyboard.press("Tab")
-            if target.evaluate("el => el === document.activeElement"):
-                break
-        else:
-            pytest.fail("Tab never reached the demo's button")
+        # First the prediction, by keyboard too: its field, a number, Enter.
+        tab_to(page, page.locator("#demo-1-predict input[name=guess]"))
+        page.keyboard.type("10")
+        page.keyboard.press("Enter")
+        page.locator("#demo-1-predict[data-committed]").wait_for()
+        tab_to(page, page.locator("#demo-1 form button[type=submit]"))
         page.keyboard.press("Enter")
         page.locator("section.demo .run").first.wait_for(timeout=30_000)
+
+
+def tab_to(page, target) -> None:
+    for _ in range(120):
+        page.keyboard.press("Tab")
+        if target.evaluate("el => el === document.activeElement"):
+            return
+    pytest.fail("Tab never reached it")
 
 
 def test_pages_work_offline_with_vendored_assets_and_copy_buttons(lab):

@@ -102,8 +102,11 @@ def test_progress_is_stored_in_postgresql_not_in_a_process(site, lab):
     # This process (not the site's) reads it from PostgreSQL: it survives a restart.
     from django.contrib.sessions.backends.db import SessionStore
 
+    from lessons.models import Learner
+
     key = next(c.value for c in site.jar if c.name == "sessionid")
-    assert "asgi" in SessionStore(session_key=key).load()["completed"]
+    learner = SessionStore(session_key=key).load()["learner"]
+    assert "asgi" in Learner.objects.get(key=learner).progress["completed"]
     html = site.text("/")
     item = re.search(r'<li class="toc-item is-done">\s*<a href="/lessons/asgi/"', html)
     assert item, "the completed lesson is not shown as done"

@@ -5,8 +5,16 @@ from __future__ import annotations
 import pytest
 
 from .browser import chromium
+from .learning_support import lock_in
 
-PAGES = ["/", "/lessons/no-pooling/", "/lessons/pgbouncer-modes/", "/monitor/", "/runs/compare/"]
+PAGES = [
+    "/",
+    "/lessons/no-pooling/",
+    "/lessons/pgbouncer-modes/",
+    "/monitor/",
+    "/runs/compare/",
+    "/progress/",
+]
 
 
 @pytest.mark.parametrize("path", ["/", "/lessons/asgi/", "/api/lab", "/healthz"])
@@ -40,8 +48,8 @@ def test_no_page_breaks_its_policy_before_or_after_a_demo_ran(lab):
             page.wait_for_load_state("networkidle")
         # A demo's run view arrives by htmx: its colours come from classes, not styles.
         page.goto(lab.url + "/lessons/no-pooling/")
-        demo = page.locator("section.demo", has=page.locator("form.demo-form")).first
-        demo.locator("button[type=submit]").first.click()
+        lock_in(page, "demo-1", 10)
+        page.locator("#demo-1 form button[type=submit]").click()
         page.locator(".run[data-status=done]").first.wait_for(timeout=60_000)
         assert page.locator(".pid.hue-0").count() >= 1
     assert violations == []

@@ -19,6 +19,7 @@ from ..boundary import LabError, body_object
 from ..models import Run
 from ..pitfalls import create, present, registry
 from ..pitfalls.paths import VIAS
+from . import checks
 from .pages import HtmxHttpRequest
 
 
@@ -68,17 +69,29 @@ def _demo(request: HttpRequest) -> dict[str, str] | None:
     """Which lesson demo sent the form (checked, so a forged value names nothing)."""
     lesson, anchor = request.POST.get("lesson", ""), request.POST.get("demo", "")
     if lesson in content.by_slug() and anchor.startswith("demo-") and anchor[5:].isdecimal():
-        return {"lesson": lesson, "anchor": anchor}
+        return {"lesson": lesson, "demo": anchor}
     return None
+
+
+def _require_prediction(request: HttpRequest, origin: dict[str, str] | None) -> None:
+    """A demo that answers a checkpoint runs once the learner has locked in a guess."""
+    if origin is None:
+        return
+    embed = next(
+        (e for e in content.by_slug()[origin["lesson"]].embeds if e.anchor == origin["demo"]),
+        None,
+    )
+    if embed is not None and "predict" in embed.options:
+        checks.require_prediction(request, checks.find(origin["lesson"], embed.options["predict"]))
 
 
 @require_POST
 def demo_start(request: HtmxHttpRequest, slug: str) -> HttpResponse:
     """The lesson demo's form: every via, as written and with the fix."""
     pitfall = registry.get(slug)
-    run = create.create(
-        pitfall, list(VIAS), [False, True], learners.ensure(request), _demo(request)
-    )
+    origin = _demo(request)
+    _require_prediction(request, origin)
+    run = create.create(pitfall, list(VIAS), [False, True], learners.ensure(request), origin)
     if request.htmx:
         return _result(request, run, status=201)
     return HttpResponseRedirect(reverse("demo-pitfall-run", args=[run.pk]))
