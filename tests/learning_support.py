@@ -49,6 +49,9 @@ def box(site: Http, slug: str, checkpoint: str) -> dict[str, str]:
 def lock_in(page: Any, anchor: str, guess: str | int) -> None:
     """In Chromium: answer a demo's checkpoint (a number, or the index of a choice)."""
     predict_box = page.locator(f"#{anchor}-predict")
+    predict_box.wait_for()
+    if page.locator(f"#{anchor}-predict[data-committed]").count():
+        return  # this learner locked in a guess before (a guess is kept, like an answer)
     numbers = predict_box.locator("input[type=number][name=guess]")
     if numbers.count():
         numbers.fill(str(guess))

@@ -116,9 +116,12 @@ def test_cookie_less_clients_making_learners_are_limited_by_address(lab):
 
     # From an address of its own (127.0.0.3), so that the rest of the suite's learners,
     # all from 127.0.0.1, are not counted with these.
-    statuses = [
-        Http(lab.url, source="127.0.0.3").post_json("/api/lab/reset", {})[0] for _ in range(305)
-    ]  # the test lab's POOLING_LAB_RATE_NEWCOMER is 300
-    assert statuses[:290] == [200] * 290 and statuses[-1] == 429
+    limit = 300  # the test lab's POOLING_LAB_RATE_NEWCOMER
+    statuses = []
+    while 429 not in statuses and len(statuses) < 2 * limit + 5:
+        statuses.append(Http(lab.url, source="127.0.0.3").post_json("/api/lab/reset", {})[0])
+    # Never refused before the limit (a minute's window may end meanwhile: at most twice).
+    assert statuses[-1] == 429 and limit <= statuses.index(429) <= 2 * limit
+    assert set(statuses[:-1]) == {200}
     # A learner from another machine is not held back by that one.
     assert Http(lab.url, source="127.0.0.4").post_json("/api/lab/reset", {})[0] == 200

@@ -28,7 +28,9 @@ def test_lesson_two_demo_shows_ten_distinct_backend_pids(lab, site):
         run.wait_for(timeout=30_000)
         shown = [
             int(p)
-            for p in run.locator(".pids li").evaluate_all("items => items.map(i => i.dataset.pid)")
+            for p in run.locator(".pids li[data-pid]").evaluate_all(
+                "items => items.map(i => i.dataset.pid)"
+            )
         ]
         assert run.get_by_test_id("distinct_backend_pids").inner_text() == "10"
         run_id = run.get_attribute("data-run-id")

@@ -14,6 +14,7 @@ import psycopg
 import pytest
 
 from .conftest import database_url
+from .learning_support import predict
 from .support import Http, require
 
 VIAS = ["no-pool", "native-pool", "pgbouncer-session", "pgbouncer-transaction"]
@@ -116,6 +117,13 @@ def test_the_lesson_demo_works_without_javascript(site, bouncer_lab):
 
 
 def test_the_lesson_demo_polls_with_htmx_until_done(site, bouncer_lab):
+    # This demo answers a checkpoint: without a guess it does not run.
+    form = {"lesson": "pgbouncer-pitfalls", "demo": "demo-6"}
+    refused = site.request(
+        "POST", "/demos/pitfalls/startup-options/", form=form, headers={"HX-Request": "true"}
+    )
+    assert refused[0] == 409 and b"lock in your prediction first" in refused[1]
+    assert predict(site, "pgbouncer-pitfalls", "pitfall-options", 0)[0] == 200
     status, body, _ = site.request(
         "POST",
         "/demos/pitfalls/startup-options/",

@@ -13,6 +13,7 @@ import urllib.parse
 import pytest
 
 from .browser import chromium
+from .learning_support import lock_in
 from .support import require
 
 HTMX = {"HX-Request": "true"}
@@ -152,6 +153,7 @@ def test_the_calculator_in_chromium_answers_with_files_to_copy(site):
     with chromium() as context:
         page = context.new_page()
         page.goto(site.base + "/lessons/sizing/")
+        lock_in(page, "demo-1", 128)  # this calculator answers a checkpoint: predict first
         demo = page.locator("section.demo.sizing").first
         demo.get_by_role("button", name="Calculate").click()
         demo.locator(".sizing-result").wait_for(timeout=10_000)

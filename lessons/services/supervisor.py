@@ -55,7 +55,11 @@ class Supervised:
         with self._watching:
             self.control_dir.mkdir(parents=True, exist_ok=True)
             for action in control.pending(self.control_dir):
-                control.finish(self.control_dir, action, self._do(action))
+                try:
+                    result = self._do(action)
+                except Exception as exc:  # told to the site, never left pending
+                    result = {"ok": False, "message": f"{action} failed: {exc}"}
+                control.finish(self.control_dir, action, result)
             return self.supervise()
 
     def _do(self, action: str) -> dict:

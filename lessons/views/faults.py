@@ -77,7 +77,7 @@ def demo_action(request: HttpRequest, action: str) -> HttpResponse:
     if action not in control.ACTIONS:
         raise LabError(f"there is no action {action!r}", field="action", status=404)
     _request(request, action)
-    return status_page(request, action)
+    return _status(request, action)
 
 
 @require_GET
@@ -85,6 +85,10 @@ def status_page(request: HttpRequest, action: str) -> TemplateResponse:
     """What the supervisor did last, polled while it is under way."""
     if action not in control.ACTIONS:
         raise LabError(f"there is no action {action!r}", field="action", status=404)
+    return _status(request, action)
+
+
+def _status(request: HttpRequest, action: str) -> TemplateResponse:
     context = {
         "action": action,
         "under_way": control.under_way(action),
