@@ -9,6 +9,7 @@ CSRF failures, wrong methods and unknown API paths get the same JSON shape.
 from __future__ import annotations
 
 import json
+import sys
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse, JsonResponse, RawPostDataException
@@ -136,7 +137,22 @@ def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpR
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
-    """handler500: never a traceback, and the API still answers JSON."""
+    """handler500: never a traceback, and the API still answers JSON.
+
+    The database being away (a restart, a failover) is not the lab's fault and passes in
+    seconds: a 503 that says so, wherever it was met (a view, the session, a middleware).
+    """
+    from django.db import InterfaceError, OperationalError
+
+    if isinstance(sys.exc_info()[1], OperationalError | InterfaceError):
+        response = render(
+            request,
+            Unavailable(
+                "the lab's database is not answering (restarting?); try again in a moment",
+                retry_after=2,
+            ),
+        )
+        return response.render() if isinstance(response, TemplateResponse) else response
     error = LabError("the lab hit an unexpected error; it is logged", status=500)
     if wants_json(request):
         return error.response()

@@ -85,6 +85,8 @@ def lab(django_db_setup, django_db_blocker, tmp_path_factory, embedded_pg):
             # Low enough for the rate-limit test to pass it in a few seconds.
             "POOLING_LAB_RATE_REQUEST": "600",
             "POOLING_LAB_RATE_NEWCOMER": "300",
+            # Several tests restart PostgreSQL or stop PgBouncer, in any order.
+            "POOLING_LAB_FAULT_EVERY_SECONDS": "5",
         },
     )
     instance.prepare_roles(url.replace("postgres://", "postgresql://", 1))

@@ -107,15 +107,13 @@ def warm_then_kill(site, strategy: str, params: dict) -> set[int]:
 
 
 def test_the_native_pools_check_replaces_killed_connections_without_a_failure(site):
-    # Two dead connections per pool at most: psycopg_pool checks the next one after a
-    # pause (1 s, then 2 s...), well inside the 10 s timeout.
+    # Two dead connections per pool at most: psycopg_pool checks the next one at once,
+    # and after a second dead one pauses about 1 s, well inside the 10 s timeout.
     checked = {"min_size": 2, "max_size": 2, "timeout": 10, "health_checks": True}
     killed = warm_then_kill(site, "native-pool", checked)
     after = site.run("native-pool", checked, requests=32, concurrency=8)
     assert after["summary"]["errors"] == 0
     assert not set(pids(after)) & killed
-    # The requests that met a dead connection waited for the pool's pause: it shows.
-    assert after["summary"]["wait_max_ms"] >= 500
 
 
 def test_without_the_check_the_pool_hands_out_dead_connections(learner):

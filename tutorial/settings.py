@@ -219,6 +219,8 @@ LAB = {
     "MAX_RUN_HOLD_SECONDS": env_int("POOLING_LAB_MAX_RUN_HOLD_SECONDS", 30),
     # A running run without progress for this long had its worker die: it is failed.
     "RUN_STALE_SECONDS": env_int("POOLING_LAB_RUN_STALE_SECONDS", 20),
+    # Restart PostgreSQL, stop PgBouncer: at most once in this many seconds.
+    "FAULT_EVERY_SECONDS": env_int("POOLING_LAB_FAULT_EVERY_SECONDS", 60),
     # Behind a load balancer that sets X-Forwarded-For, rate limits count by that address.
     "TRUST_FORWARDED_FOR": env_bool("POOLING_LAB_TRUST_FORWARDED_FOR"),
     # The instructor's view (lessons.views.instructor): this token signs in.

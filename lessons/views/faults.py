@@ -18,9 +18,6 @@ from .. import lab, learners
 from ..boundary import Conflict, LabError, TooMany
 from ..services import control
 
-# One restart a minute: each one interrupts every demo of the lab.
-EVERY_SECONDS = 60
-
 
 def _check(request: HttpRequest, action: str) -> None:
     if settings.PRODUCTION and not learners.is_instructor(request):
@@ -41,11 +38,13 @@ def _check(request: HttpRequest, action: str) -> None:
         raise Conflict("this lab does not run a PgBouncer of its own", field="action")
     if control.under_way(action):
         raise Conflict(f"{action} is already under way", field="action")
+    # Once a minute by default: each one interrupts every demo of the lab.
+    every = lab.config()["FAULT_EVERY_SECONDS"]
     done = control.last(action)
-    wait = int(EVERY_SECONDS - (time.time() - done["at"])) if done else 0
+    wait = int(every - (time.time() - done["at"])) if done else 0
     if wait > 0:
         raise TooMany(
-            f"{action} ran {EVERY_SECONDS - wait} s ago; once a minute is enough",
+            f"{action} ran {every - wait} s ago; at most once every {every} s",
             field="action",
             retry_after=wait,
         )
