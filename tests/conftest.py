@@ -83,7 +83,6 @@ def lab(django_db_setup, django_db_blocker, tmp_path_factory, embedded_pg):
             # 4 times a second, so 8 s without any is a dead worker even on a busy machine.
             "POOLING_LAB_RUN_STALE_SECONDS": "8",
             # Low enough for the rate-limit test to pass it in a few seconds.
-            "POOLING_LAB_RATE_REQUEST": "600",
             "POOLING_LAB_RATE_NEWCOMER": "300",
             # Several tests restart PostgreSQL or stop PgBouncer, in any order.
             "POOLING_LAB_FAULT_EVERY_SECONDS": "5",

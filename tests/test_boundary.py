@@ -101,9 +101,12 @@ def test_with_htmx_an_error_is_one_fragment_with_the_message_once(site):
 
 def test_one_learner_past_the_request_limit_gets_429_and_others_do_not(site, learner):
     site.post_json("/api/lab/reset", {})  # makes the learner (their session)
-    limit = 600  # the test lab's POOLING_LAB_RATE_REQUEST
-    statuses = [site.request("GET", "/api/strategies")[0] for _ in range(limit + 5)]
-    assert statuses.count(429) >= 4 and set(statuses) == {200, 429}
+    limit = 1200  # lessons.ratelimit's "request" limit
+    statuses = []
+    while 429 not in statuses and len(statuses) < 2 * limit + 5:
+        statuses.append(site.request("GET", "/api/strategies")[0])
+    # Never refused before the limit (a minute's window may end meanwhile: at most twice).
+    assert statuses[-1] == 429 and limit <= statuses.index(429) <= 2 * limit
     status, raw, headers = site.request("GET", "/api/strategies")
     answer = json.loads(raw)
     assert status == 429 and answer["field"] == "rate" and 0 < int(headers["Retry-After"]) <= 61

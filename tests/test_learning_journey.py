@@ -42,6 +42,8 @@ FINISHED = """(id) => {
   if (section.querySelector('.htmx-request')) return false;
   const going = ['done', 'failed', 'cancelled'].map(s => `:not([data-status=${s}])`).join('');
   if (section.querySelector(`.run${going}`)) return false;
+  // A fault (restart PostgreSQL, stop PgBouncer) is finished when the lab has done it.
+  if (section.querySelector('.fault-status[data-under-way=true]')) return false;
   const out = section.querySelector('.demo-out');
   return !out || out.children.length > 0;
 }"""
