@@ -18,6 +18,20 @@ class Checkpoint:
     measure: str  # a dotted path into the demo's result, e.g. summary.distinct_backend_pids
     explain: str
     choices: tuple[str, ...] = ()
+    # What the lesson's text claims the demo shows: a figure, [least, most], or a choice.
+    # The whole journey test holds every demo to it.
+    expect: Any = None
+
+    def claims(self, value: Any) -> bool:
+        """Whether a measured figure is what the lesson says it will be."""
+        expect = self.expect
+        if expect is None:
+            return True
+        if isinstance(value, list | tuple):
+            value = ", ".join(value) if value else "none"
+        if isinstance(expect, list):
+            return isinstance(value, int | float) and expect[0] <= value <= expect[1]
+        return value == expect
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -66,6 +80,20 @@ def _id(item: dict[str, Any], where: str) -> str:
     return value
 
 
+def _expect(value: Any, answer: str, where: str) -> Any:
+    if value is None:
+        return None
+    ok = (
+        isinstance(value, str)
+        if answer == "choice"
+        else isinstance(value, int | float)
+        or (isinstance(value, list) and len(value) == 2 and value[0] <= value[1])
+    )
+    if not ok:
+        raise ValueError(f"{where}: expect must be a figure, [least, most], or a choice")
+    return value
+
+
 def parse(meta: dict[str, Any], slug: str) -> Checks:
     """Read and check the front matter; a mistake fails the lesson's loading, loudly."""
     checks = Checks()
@@ -85,6 +113,7 @@ def parse(meta: dict[str, Any], slug: str) -> Checks:
                 str(item["measure"]),
                 str(item["explain"]),
                 choices,
+                _expect(item.get("expect"), answer, where),
             )
         )
     for item in meta.get("quiz", []) or []:

@@ -200,7 +200,7 @@ def test_the_lab_picture_draws_workers_pool_and_backends_from_the_run(site, lab)
     workers = re.findall(r"Worker <code>(\d+)</code>", picture)
     assert sorted(map(int, workers)) == run["summary"]["worker_pids"]
     # Every backend that served the run is drawn, under the worker whose pool holds it.
-    drawn = {int(p) for p in re.findall(r'<li class="pid" style="--hue: \d+">(\d+)', picture)}
+    drawn = {int(p) for p in re.findall(r'<li class="pid hue-\d+">(\d+)', picture)}
     assert drawn == {r["backend_pid"] for r in run["results"] if r["ok"]}
     assert "psycopg_pool: at most 2 at once" in picture
     # A pool of max_size 2 never lends more than 2 at once, however many threads ask.

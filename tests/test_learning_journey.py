@@ -198,9 +198,18 @@ def test_a_learner_goes_through_all_twelve_lessons(lab):
         mine = page.request.get(lab.url + "/api/progress").json()
     assert found == {}, "\n".join(f"{where}:\n{text}" for where, text in found.items())
     assert watch.trouble == []
+    wrong = []
     for lesson in lessons:
         answers = mine["answers"][lesson.slug]
         assert {c.id for c in lesson.checks.checkpoints} <= set(answers), lesson.slug
         assert {q.id for q in lesson.checks.quiz} <= set(answers), lesson.slug
+        # What each lesson says its demo shows is what it showed (front matter `expect`).
+        for checkpoint in lesson.checks.checkpoints:
+            measured = answers[checkpoint.id].get("measured")
+            if not checkpoint.claims(measured):
+                wrong.append(
+                    f"{lesson.slug} {checkpoint.id}: {measured!r}, not {checkpoint.expect}"
+                )
+    assert wrong == []
     # Bounded: twelve lessons, about forty runs of up to 200 requests each.
     assert time.monotonic() - started < 600

@@ -167,6 +167,7 @@ def test_the_calculator_in_chromium_answers_with_files_to_copy(site):
         demo.get_by_role("button", name="Calculate").click()
         demo.locator(".highlight[data-file='pgbouncer.ini']").wait_for(timeout=10_000)
         assert demo.get_by_test_id("sizing-total").inner_text() == "20"
+        demo.get_by_role("button", name="Copy").nth(2).wait_for(timeout=5_000)  # after settle
         assert demo.get_by_role("button", name="Copy").count() == 3
 
 
