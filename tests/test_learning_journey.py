@@ -94,6 +94,11 @@ def _run_demo(page: Any, watch: Watch, embed: Any) -> bool:
     watch.provoking = embed.name in PROVOKING or watch.provoking
     buttons.first.click()
     page.wait_for_function(FINISHED, arg=embed.anchor, timeout=RUN_TIMEOUT_MS)
+    if embed.name == "restart-postgres":
+        # A learner reads the result first: the site's connections have all reconnected.
+        page.wait_for_function(
+            "async () => (await fetch('/api/progress')).status === 200", timeout=30_000
+        )
     if embed.name not in PROVOKING:
         watch.provoking = False
     return True
