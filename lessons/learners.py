@@ -8,6 +8,7 @@ scoped to `current(request)`.
 from __future__ import annotations
 
 import secrets
+import time
 from datetime import timedelta
 
 from django.http import HttpRequest
@@ -18,6 +19,26 @@ from .models import Learner, Run
 
 SESSION_KEY = "learner"
 SEEN_EVERY = timedelta(seconds=60)
+
+
+_seen_at: dict[str, float] = {}
+
+
+def key_of(request: HttpRequest) -> str | None:
+    """The learner's key from the session alone: no query (a poll needs no more)."""
+    session = getattr(request, "session", None)
+    key = session.get(SESSION_KEY) if session is not None else None
+    if key and time.monotonic() - _seen_at.get(key, 0.0) > SEEN_EVERY.total_seconds():
+        # At most once a minute per process: the instructor's "active now" needs no more.
+        _seen_at[key] = time.monotonic()
+        Learner.objects.filter(key=key).update(last_seen=timezone.now())
+    return key
+
+
+def tag_of(request: HttpRequest) -> str | None:
+    """The tag that marks this learner's connections (the first 8 of their key)."""
+    key = key_of(request)
+    return key[:8] if key else None
 
 
 def current(request: HttpRequest) -> Learner | None:
@@ -54,7 +75,8 @@ def my_run(request: HttpRequest, run_id: int) -> Run:
     """A run of this learner's; anyone else's is not found (404), not forbidden."""
     from .runs import queue
 
-    run = get_object_or_404(Run, pk=run_id, learner__isnull=False, learner=current(request))
+    key = key_of(request)
+    run = get_object_or_404(Run.objects.select_related("learner"), pk=run_id, learner__key=key)
     if not run.finished_running:
         queue.tick()  # someone is waiting on it: keep the queue moving
     return run

@@ -189,8 +189,9 @@ def start_lab(folder: Path) -> tuple[subprocess.Popen, str, str]:
         "POOLING_LAB_PG_PORT": str(pg_port),
     }
     env.pop("DATABASE_URL", None)
+    ports = [f"--{name}-port={free_port()}" for name in ("demo", "asgi", "pgbouncer")]
     proc = subprocess.Popen(
-        [sys.executable, "manage.py", "tutorial", "--port", str(port)],
+        [sys.executable, "manage.py", "tutorial", "--port", str(port), *ports],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,

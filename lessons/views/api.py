@@ -68,8 +68,7 @@ def connection_list(request: HttpRequest) -> JsonResponse:
     scope = request.GET.get("scope") or "mine"
     if scope not in SCOPES:
         raise BadInput("scope", "scope must be mine or all", list(SCOPES))
-    learner = learners.current(request)
-    owner = None if scope == "all" else (learner.tag if learner else "-")
+    owner = None if scope == "all" else (learners.tag_of(request) or "-")
     return JsonResponse(monitor.snapshot(owner))
 
 

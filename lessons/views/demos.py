@@ -80,12 +80,11 @@ def reset(request: HtmxHttpRequest) -> HttpResponse:
 @require_GET
 def pgbouncer_panel(request: HtmxHttpRequest) -> TemplateResponse:
     """PgBouncer's pools and the picture of its clients and servers, polled every second."""
-    learner = learners.current(request)
     sample = monitor.latest()
     context = {
         "bouncer": lab.pgbouncer(),
         "picture": bouncer_view.picture(
-            sample.pgbouncer if sample else None, learner.tag if learner else None
+            sample.pgbouncer if sample else None, learners.tag_of(request)
         ),
     }
     template = "lessons/pgbouncer.html#panel" if request.htmx else "lessons/pgbouncer.html"

@@ -156,8 +156,7 @@ def compare(request: HtmxHttpRequest) -> TemplateResponse:
 @require_GET
 def monitor_page(request: HtmxHttpRequest) -> TemplateResponse:
     scope = "all" if request.GET.get("scope") == "all" else "mine"
-    learner = learners.current(request)
-    owner = None if scope == "all" else (learner.tag if learner else "-")
+    owner = None if scope == "all" else (learners.tag_of(request) or "-")
     template = "lessons/monitor.html#monitor" if request.htmx else "lessons/monitor.html"
     return TemplateResponse(
         request,
