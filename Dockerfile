@@ -6,7 +6,7 @@
 #   docker run -p 8000:8000 pooling-lab       # then http://127.0.0.1:8000
 #
 # With POOLING_LAB_PRODUCTION=1, SECRET_KEY, ALLOWED_HOSTS, DATABASE_URL and PGBOUNCER_URL
-# the same image is a workshop node (docs/workshop.md).
+# the same image is a workshop node (the README's "Workshops").
 
 FROM debian:trixie-slim AS build
 

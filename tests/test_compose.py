@@ -20,7 +20,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMA = json.loads((ROOT / "tests" / "vendor" / "compose-spec.json").read_text())
-# What an instructor's .env holds (docs/workshop.md); the values do not matter here.
+# What an instructor's .env holds (the README's "Workshops"); the values do not matter here.
 ENV = {
     "SECRET_KEY": "a-long-random-key",
     "POSTGRES_PASSWORD": "pg-secret",
