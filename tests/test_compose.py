@@ -28,6 +28,7 @@ ENV = {
     "POOLING_LAB_ASGI_PASSWORD": "asgi-secret",
     "POOLING_LAB_BOUNCER_PASSWORD": "bouncer-secret",
     "POOLING_LAB_ADMIN_PASSWORD": "admin-secret",
+    "POOLING_LAB_INSTRUCTOR_TOKEN": "instructor-secret",
 }
 VARIABLE = re.compile(
     r"\$(?:(\$)|\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?])((?:[^{}]|\{[^{}]*\})*))?\})"

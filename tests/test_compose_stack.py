@@ -36,6 +36,7 @@ SECRETS = {
     "POOLING_LAB_ASGI_PASSWORD": "compose-test-asgi",
     "POOLING_LAB_BOUNCER_PASSWORD": "compose-test-bouncer",
     "POOLING_LAB_ADMIN_PASSWORD": "compose-test-admin",
+    "POOLING_LAB_INSTRUCTOR_TOKEN": "compose-test-instructor",
 }
 
 
@@ -162,6 +163,12 @@ def test_one_learner_is_served_by_both_replicas_alike(stack):
         assert status == 200
         served_by.add({k.lower(): v for k, v in headers.items()}["x-served-by"])
     assert len(served_by) == 2, served_by
+    # Progress too: marked through whichever replica answered, shown by both.
+    status, _, _ = site.request("POST", "/lessons/no-pooling/complete/", form={"done": "true"})
+    assert status == 302
+    for _ in range(4):
+        _, progress = site.get_json("/api/progress")
+        assert "no-pooling" in progress["completed"]
 
 
 def test_transaction_pooling_through_the_rooms_pgbouncer(stack):
@@ -173,6 +180,22 @@ def test_transaction_pooling_through_the_rooms_pgbouncer(stack):
     run = site.run("pgbouncer-transaction", {"pool_size": 2}, requests=10, concurrency=4)
     assert run["summary"]["ok"] == 10, run["summary"]
     assert 1 <= len(set(pids(run))) <= 2
+
+
+def test_postgresql_sees_pgbouncers_pool_however_many_learners_join(stack):
+    """Six learners at once through the room's PgBouncer, pool size 2: every request of
+    every learner is served by the same two server connections at most."""
+    learners = [Http(stack.url) for _ in range(6)]
+    created = [
+        (client, client.start("pgbouncer-transaction", {"pool_size": 2}, 12, 4))
+        for client in learners
+    ]
+    served = set()
+    for client, run in created:
+        done = client.wait(run["url"], timeout=120)
+        assert done["status"] == "done" and done["summary"]["ok"] == 12, done["summary"]
+        served |= set(pids(done))
+    assert 1 <= len(served) <= 2, served
 
 
 def test_the_extra_run_workers_and_their_demo_servers_stay_up(stack):
