@@ -13,6 +13,7 @@ from psycopg import sql
 from lessons.services.pgbouncer import ManagedPgBouncer, find_binary, new_password
 from lessons.services.pgbouncer_config import BouncerConfig, database_name
 from lessons.services.postgres import ensure_demo_role
+from lessons.services.processes import free_port
 
 from .conftest import database_url
 from .support import require
@@ -78,3 +79,14 @@ def connect(bouncer: ManagedPgBouncer, mode: str, size: int) -> psycopg.Connecti
 
 def backend_pid(conn: psycopg.Connection) -> int:
     return conn.execute("SELECT pg_backend_pid()").fetchone()[0]
+
+
+@contextmanager
+def running_bouncer(pg, name: str):
+    """A ManagedPgBouncer in front of the suite's PostgreSQL, in a work folder of its own."""
+    managed = ManagedPgBouncer(make_config(pg, free_port()), WORK / name)
+    managed.start()
+    try:
+        yield managed
+    finally:
+        managed.stop()

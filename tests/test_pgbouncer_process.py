@@ -16,7 +16,15 @@ import pytest
 from lessons.services.pgbouncer import SYSTEM_USER, ManagedPgBouncer, PgBouncerError
 from lessons.services.processes import free_port, wait_for
 
-from .pgbouncer_support import ROOT, WORK, backend_pid, bouncer_database, connect, make_config
+from .pgbouncer_support import (
+    ROOT,
+    WORK,
+    backend_pid,
+    bouncer_database,
+    connect,
+    make_config,
+    running_bouncer,
+)
 
 # pytest-django makes the test database only for tests that declare it.
 pytestmark = pytest.mark.django_db
@@ -30,10 +38,8 @@ def pg(django_db_setup):
 
 @pytest.fixture(scope="module")
 def bouncer(pg):
-    managed = ManagedPgBouncer(make_config(pg, free_port()), WORK / "process")
-    managed.start()
-    yield managed
-    managed.stop()
+    with running_bouncer(pg, "process") as managed:
+        yield managed
 
 
 def test_kill_9_is_seen_and_restart_comes_back_on_the_same_port(pg):

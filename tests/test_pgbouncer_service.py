@@ -23,11 +23,10 @@ from lessons.services.processes import free_port, wait_for
 from .pgbouncer_support import (
     BOUNCER_ROLE,
     MAX_SERVERS,
-    WORK,
     backend_pid,
     bouncer_database,
     connect,
-    make_config,
+    running_bouncer,
 )
 
 # pytest-django makes the test database only for tests that declare it.
@@ -42,10 +41,8 @@ def pg(django_db_setup):
 
 @pytest.fixture(scope="module")
 def bouncer(pg):
-    managed = ManagedPgBouncer(make_config(pg, free_port()), WORK / "module")
-    managed.start()
-    yield managed
-    managed.stop()
+    with running_bouncer(pg, "module") as managed:
+        yield managed
 
 
 @pytest.fixture(scope="module")

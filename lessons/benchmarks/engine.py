@@ -16,12 +16,10 @@ import subprocess
 from typing import Any
 from urllib.parse import urlencode
 
-from django.utils import timezone
-
 from .. import bench, lab, strategies
 from ..loadgen import fetch_json
 from ..models import Run
-from ..runs.execute import Progress, RunStopped, demo_server_answers, retrying
+from ..runs.execute import Progress, RunStopped, demo_server_answers, finish
 from . import figures
 
 log = logging.getLogger(__name__)
@@ -109,13 +107,4 @@ def execute(run: Run) -> None:
                 index += 1
     steps = progress.collected()
     summary = {**about, "results": figures.aggregate(steps, [t.name for t in found])}
-    status = Run.Status.CANCELLED if progress.cancel.is_set() else Run.Status.DONE
-    retrying(
-        lambda: Run.objects.filter(pk=run.pk).update(
-            status=status,
-            done=len(steps),
-            results=steps,
-            summary=summary,
-            finished=timezone.now(),
-        )
-    )
+    finish(run, progress, steps, summary)

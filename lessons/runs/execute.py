@@ -185,6 +185,11 @@ def run_probes(run: Run) -> None:
         pools=pools,
         gone=gone,
     )
+    finish(run, progress, results, summary)
+
+
+def finish(run: Run, progress: Progress, results: list[dict], summary: dict) -> None:
+    """The run's last write: done (or cancelled), everything it collected, its figures."""
     status = Run.Status.CANCELLED if progress.cancel.is_set() else Run.Status.DONE
     retrying(
         lambda: Run.objects.filter(pk=run.pk).update(
