@@ -279,3 +279,46 @@ def test_a_postgres_left_on_the_data_folder_is_stopped_and_replaced(tmp_path):
     finally:
         if orphan.poll() is None:
             orphan.kill()
+
+
+@pytest.mark.django_db
+def test_a_postgresql_restarted_behind_the_labs_back_is_still_stopped_with_it(tmp_path):
+    if os.environ.get("DATABASE_URL"):
+        pytest.skip("the lab runs no PostgreSQL of its own with DATABASE_URL")
+    from lessons.services import postgres
+
+    proc, _ = start_tutorial(tmp_path, free_port())
+    data = tmp_path / "lab" / "pgdata"
+    try:
+        user = postgres.SYSTEM_USER if os.geteuid() == 0 else None
+        pg_ctl = postgres._bin_dir() / "pg_ctl"
+        log = data / "pg_ctl.log"  # in the folder PostgreSQL's own user may write
+        # The new postmaster outlives pg_ctl: its output goes to a file, not to a pipe
+        # this test would wait on.
+        done = subprocess.run(
+            [
+                str(pg_ctl),
+                "restart",
+                "-D",
+                str(data),
+                "-m",
+                "fast",
+                "-w",
+                "-t",
+                "30",
+                "-l",
+                str(log),
+            ],
+            user=user,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            timeout=60,
+        )
+        assert done.returncode == 0, done.stderr
+        serving = [p for p in psutil.process_iter(["name", "cmdline"]) if str(data) in command(p)]
+        assert serving  # a new postmaster, not the lab's child
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(60)
+    assert wait_gone(serving) == []

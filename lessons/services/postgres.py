@@ -117,6 +117,9 @@ class EmbeddedPostgres:
     def stop(self) -> None:
         stop(self.proc, signal.SIGINT, timeout=15)
         self.proc = None
+        # Restarted behind the lab's back (pg_ctl restart): that postmaster serves this
+        # folder too, and is stopped with the rest.
+        self.clear_orphan()
 
     def _initdb(self, user: str | None) -> None:
         result = subprocess.run(
