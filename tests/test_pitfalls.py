@@ -30,7 +30,8 @@ BROKE = {
 # The error a broken path reports, where the pitfall fails with one.
 ERRORS = {
     "server-side-cursor": ("InvalidCursorName", r'cursor "_django_curs_\w+" does not exist'),
-    "prepared-statements": ("InvalidSqlStatementName", r'prepared statement "_pg3_0" does not'),
+    # The number counts the client's prepared statements: 0 or 1 depending on the server.
+    "prepared-statements": ("InvalidSqlStatementName", r'prepared statement "_pg3_\d+" does not'),
     "startup-options": ("OperationalError", r"unsupported startup parameter: options"),
 }
 REPEAT = 3
