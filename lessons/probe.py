@@ -15,6 +15,7 @@ import weakref
 from collections import OrderedDict, deque
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import parse_qsl
 
 from django.db import connections
 
@@ -43,10 +44,10 @@ START_SQL = (
 )
 
 _seen_lock = threading.Lock()
-# Connections this process has been served by, for `new_backend`, kept by connection object.
-_seen: weakref.WeakSet = weakref.WeakSet()
-_starts: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-# Behind PgBouncer the client connection is not the backend: keep the backends themselves.
+# A connection that has served a probe carries its backend's start time (`_lab_start`):
+# that is how this process knows it is not new. One request at a time uses a connection,
+# so no lock is needed. Behind PgBouncer the client connection is not the backend: keep
+# the backends themselves.
 _seen_servers: OrderedDict[tuple[int, str], None] = OrderedDict()
 # When each connection this process opened went away without a request seeing it (its
 # object collected: under ASGI a request's persistent connection dies with its context),
@@ -54,6 +55,12 @@ _seen_servers: OrderedDict[tuple[int, str], None] = OrderedDict()
 # A deque: appending is atomic, and the finalizer may run (by garbage collection) in a
 # thread that holds one of this module's locks.
 _gone: deque[tuple[str, float]] = deque(maxlen=4096)
+
+
+@functools.lru_cache(maxsize=512)
+def parse_query(slug: str, query: str) -> tuple[aliases.Choice, int, int]:
+    """parse() for a raw query string (the last value of a repeated name wins)."""
+    return parse(slug, tuple(sorted(dict(parse_qsl(query, keep_blank_values=True)).items())))
 
 
 @functools.lru_cache(maxsize=512)
@@ -81,31 +88,30 @@ def _driver(raw):
     return getattr(raw, "driver_connection", raw)  # under SQLAlchemy's pool wrapper
 
 
-def _is_new(choice: aliases.Choice, raw, pid: int, start: str | None) -> bool:
+def _server_is_new(pid: int, start: str | None) -> bool:
     with _seen_lock:
-        if choice.strategy.pgbouncer_mode:
-            key = (pid, start or "")
-            new = key not in _seen_servers
-            _seen_servers[key] = None
-            while len(_seen_servers) > 4096:
-                _seen_servers.popitem(last=False)
-            return new
-        new = raw not in _seen
-        _seen.add(raw)
+        key = (pid, start or "")
+        new = key not in _seen_servers
+        _seen_servers[key] = None
+        while len(_seen_servers) > 4096:
+            _seen_servers.popitem(last=False)
         return new
 
 
-def _query(cursor, raw, choice: aliases.Choice, hold_ms: int) -> tuple[int, str | None]:
-    known = None if choice.strategy.pgbouncer_mode else _starts.get(raw)
+def _query(cursor, raw, choice: aliases.Choice, hold_ms: int) -> tuple[int, str | None, bool]:
+    """The backend's PID and start, and whether this is its first request here."""
+    behind_pgbouncer = choice.strategy.pgbouncer_mode
+    known = None if behind_pgbouncer else getattr(raw, "_lab_start", None)
     cursor.execute(PID_SQL if known else START_SQL, [hold_ms / 1000])
     pid, start, _ = cursor.fetchone()
     if known:
-        return pid, known
+        return pid, known, False
     start = start.isoformat() if start else None
-    if not choice.strategy.pgbouncer_mode:
-        _starts[raw] = start
-        weakref.finalize(raw, _went, f"{pid}@{start}")
-    return pid, start
+    if behind_pgbouncer:
+        return pid, start, _server_is_new(pid, start)
+    raw._lab_start = start
+    weakref.finalize(raw, _went, f"{pid}@{start}")
+    return pid, start, True
 
 
 def _went(key: str) -> None:
@@ -149,7 +155,7 @@ def measure(alias: str, choice: aliases.Choice, hold_ms: int, work_ms: int) -> d
         )
         raw = _driver(conn.connection)
         with conn.cursor() as cursor:
-            pid, backend_start = _query(cursor, raw, choice, hold_ms)
+            pid, backend_start, new = _query(cursor, raw, choice, hold_ms)
         result["query_ms"] = _ms(time.perf_counter() - ready)
     except Exception as exc:
         kind = errors.classify(exc)
@@ -161,7 +167,7 @@ def measure(alias: str, choice: aliases.Choice, hold_ms: int, work_ms: int) -> d
     result.update(
         backend_pid=pid,
         backend_start=backend_start,
-        new_backend=_is_new(choice, raw, pid, backend_start),
+        new_backend=new,
         raw=raw,
     )
     return result
