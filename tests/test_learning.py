@@ -11,6 +11,7 @@ import re
 import time
 
 import pytest
+from playwright.sync_api import expect
 
 from . import axe
 from . import learning_support as learn
@@ -235,9 +236,11 @@ def test_the_run_waits_for_a_guess_and_the_see_box_opens_after_it(lab):
         page.goto(lab.url + "/lessons/no-pooling/")
         button = page.locator("#demo-1 form button[type=submit]")
         see = page.locator("details.see[data-demo=demo-1]")
-        assert button.is_disabled() and not see.evaluate("d => d.open")
+        expect(button).to_be_disabled()
+        assert not see.evaluate("d => d.open")
         learn.lock_in(page, "demo-1", 10)
-        assert button.is_enabled()
+        # Enabled once htmx has settled the box that says the guess is in.
+        expect(button).to_be_enabled()
         button.click()
         page.locator("#demo-1 .run[data-status=done]").wait_for(timeout=30_000)
         measured = page.locator("#demo-1-predict [data-testid=measured]")

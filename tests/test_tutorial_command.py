@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -70,6 +71,21 @@ def await_line(lines: list[str], text: str, timeout: float, proc=None) -> bool:
     return False
 
 
+def stop_tutorial(proc: subprocess.Popen, lines: list[str], timeout: float = 60) -> None:
+    """SIGTERM, as a terminal's Ctrl-C or a service manager would; a lab that does not stop
+    in time fails the test with what it printed, and is killed with its children."""
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        left = descendants(proc.pid)
+        for process in [psutil.Process(proc.pid), *left]:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                process.kill()
+        proc.wait(10)
+        pytest.fail(f"the lab did not stop within {timeout:.0f} s:\n" + "".join(lines))
+
+
 def descendants(pid: int) -> list[psutil.Process]:
     return psutil.Process(pid).children(recursive=True)
 
@@ -109,8 +125,7 @@ def test_tutorial_serves_lesson_two_and_stops_every_child_on_sigterm(tmp_path):
             kill_and_await_restart(proc, descendants(proc.pid), "pgbouncer")
             assert await_line(lines, "The lab's pgbouncer stopped; started it again", 20)
     finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(60)
+        stop_tutorial(proc, lines)
     assert proc.returncode == 0, "".join(lines)
     assert await_line(lines, "Stopped every server the lab started.", timeout=5)
     assert wait_gone(children) == []
@@ -245,6 +260,12 @@ def test_a_postgres_left_on_the_data_folder_is_stopped_and_replaced(tmp_path):
         str(free_port()),
         "--demo-port",
         str(free_port()),
+        # Every port named: the defaults (the site's port + 2, + 3) may be taken by any
+        # outgoing connection's ephemeral port.
+        "--asgi-port",
+        str(free_port()),
+        "--pgbouncer-port",
+        str(free_port()),
     ]
     first = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert first.returncode == 0, first.stderr
@@ -287,7 +308,7 @@ def test_a_postgresql_restarted_behind_the_labs_back_is_still_stopped_with_it(tm
         pytest.skip("the lab runs no PostgreSQL of its own with DATABASE_URL")
     from lessons.services import postgres
 
-    proc, _ = start_tutorial(tmp_path, free_port())
+    proc, lines = start_tutorial(tmp_path, free_port())
     data = tmp_path / "lab" / "pgdata"
     try:
         user = postgres.SYSTEM_USER if os.geteuid() == 0 else None
@@ -319,6 +340,5 @@ def test_a_postgresql_restarted_behind_the_labs_back_is_still_stopped_with_it(tm
         serving = [p for p in psutil.process_iter(["name", "cmdline"]) if str(data) in command(p)]
         assert serving  # a new postmaster, not the lab's child
     finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(60)
+        stop_tutorial(proc, lines)
     assert wait_gone(serving) == []

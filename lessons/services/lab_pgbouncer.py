@@ -47,7 +47,10 @@ class WithPgBouncer:
         except PgBouncerError as exc:
             raise LabStartError(str(exc)) from None
         self.children["pgbouncer"] = Child(
-            "pgbouncer", self._restart_pgbouncer, self.bouncer.proc, halt=self.bouncer.stop
+            "pgbouncer",
+            self._restart_pgbouncer,
+            self.bouncer.proc,
+            stop_signal=self.bouncer.stop_signal(),
         )
         self.extra_env.update(
             POOLING_LAB_PGBOUNCER_HOST=config.listen_host,

@@ -182,7 +182,7 @@ class ManagedPgBouncer:
             [self.binary, str(self.ini_path)],
             log_path=self.log_path,
             user=user,
-            death_signal=self._stop_signal(),
+            death_signal=self.stop_signal(),
             cwd=self.work_dir,
         )
         try:
@@ -192,7 +192,7 @@ class ManagedPgBouncer:
             raise PgBouncerError(self._start_failure(str(exc))) from None
 
     def stop(self) -> None:
-        stop(self.proc, self._stop_signal(), timeout=10)
+        stop(self.proc, self.stop_signal(), timeout=10)
         self.proc = None
 
     def restart(self, timeout: float = 15) -> None:
@@ -235,7 +235,7 @@ class ManagedPgBouncer:
             psutil.wait_procs([proc], timeout=10)
         self.pid_path.unlink(missing_ok=True)
 
-    def _stop_signal(self) -> int:
+    def stop_signal(self) -> int:
         new = self.version and parse_version(self.version) >= SIGQUIT_SINCE
         return signal.SIGQUIT if new else signal.SIGTERM
 

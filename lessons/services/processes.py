@@ -8,6 +8,7 @@ postgres, gunicorn or pgbouncer behind.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import signal
@@ -85,6 +86,23 @@ def stop(proc: subprocess.Popen | None, sig: int = signal.SIGTERM, timeout: floa
         proc.wait(5)
     except ProcessLookupError:
         pass
+
+
+def stop_together(
+    procs: list[tuple[subprocess.Popen | None, int]], timeout: float = 10
+) -> None:
+    """Ask every child to stop at once, then kill those still running after `timeout`."""
+    running = [(proc, sig) for proc, sig in procs if proc is not None and proc.poll() is None]
+    for proc, sig in running:
+        with contextlib.suppress(ProcessLookupError):
+            proc.send_signal(sig)
+    deadline = time.monotonic() + timeout
+    for proc, _ in running:
+        try:
+            proc.wait(max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
 
 
 def port_is_free(port: int, host: str = "127.0.0.1") -> bool:

@@ -6,13 +6,14 @@
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from . import control
-from .processes import stop
+from .processes import stop, stop_together
 
 
 class LabStartError(RuntimeError):
@@ -31,8 +32,8 @@ class Child:
     start: Callable[[], subprocess.Popen]
     proc: subprocess.Popen | None = None
     restarts: list[float] = field(default_factory=list)
-    # How to stop it, when SIGTERM is not the way (PgBouncer 1.23+ wants SIGQUIT).
-    halt: Callable[[], None] | None = None
+    # How to ask it to stop (PgBouncer 1.23+ wants SIGQUIT: its SIGTERM waits for clients).
+    stop_signal: int = signal.SIGTERM
     # Stopped on purpose until then (monotonic seconds): not a death to report.
     held_until: float = 0.0
 
@@ -40,10 +41,7 @@ class Child:
         return self.proc is not None and self.proc.poll() is None
 
     def stop(self) -> None:
-        if self.halt is not None:
-            self.halt()
-        else:
-            stop(self.proc)
+        stop(self.proc, self.stop_signal)
 
 
 class Supervised:
@@ -107,8 +105,8 @@ class Supervised:
         """Stop every child, newest first; say whether anything was running."""
         was_running = bool(self.children or self.embedded)
         with self._watching:  # a watch() meanwhile would start them again
-            for child in reversed(list(self.children.values())):
-                child.stop()
+            # All at once: one slow child costs its own grace time, not everyone's after it.
+            stop_together([(c.proc, c.stop_signal) for c in reversed(self.children.values())])
             self.children.clear()
         if self.embedded is not None and self.owns_database:
             self.embedded.stop()

@@ -16,8 +16,12 @@ from lessons.services.launcher import Lab, LabStartError
 from lessons.services.postgres import PostgresStartError
 
 
-class StopRequested(Exception):
-    """Ctrl-C or SIGTERM: leave whatever the lab is doing and stop its children."""
+class StopRequested(BaseException):
+    """Ctrl-C or SIGTERM: leave whatever the lab is doing and stop its children.
+
+    A BaseException, like KeyboardInterrupt: an `except Exception` that happens to be
+    running when the signal lands must not swallow it (the handler ignores any later
+    signal, so a swallowed stop would leave the lab running for good)."""
 
 
 def _stop_requested(signum, frame) -> None:
