@@ -88,9 +88,7 @@ def stop(proc: subprocess.Popen | None, sig: int = signal.SIGTERM, timeout: floa
         pass
 
 
-def stop_together(
-    procs: list[tuple[subprocess.Popen | None, int]], timeout: float = 10
-) -> None:
+def stop_together(procs: list[tuple[subprocess.Popen | None, int]], timeout: float = 10) -> None:
     """Ask every child to stop at once, then kill those still running after `timeout`."""
     running = [(proc, sig) for proc, sig in procs if proc is not None and proc.poll() is None]
     for proc, sig in running:
