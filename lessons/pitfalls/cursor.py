@@ -15,15 +15,15 @@ import threading
 from typing import Any
 
 from django.apps.registry import Apps
-from django.db import models, transaction
+from django.db import models
 from django.db.models.expressions import RawSQL
 
 from .cycle import (
     DATABASE_ERRORS,
     Seen,
-    backend_pid,
     database_error,
     describe,
+    hold_a_transaction,
     request,
     together,
     wait,
@@ -84,12 +84,7 @@ def play(path: Path, fix: bool) -> Seen:
             finished.set()
 
     def holder() -> int:
-        wait(first_chunk, "the first chunk of rows")
-        with request(), transaction.atomic(using=path.other):
-            pid = backend_pid(path.other)
-            holding.set()
-            wait(finished, "the iteration to end")
-        return pid
+        return hold_a_transaction(path.other, first_chunk, holding, finished)
 
     seen = together(a=reader, b=holder)
     read, pids, failure = seen["a"]

@@ -19,7 +19,7 @@ from typing import Any
 import psycopg
 from django.core import signals
 from django.core.handlers.wsgi import WSGIHandler
-from django.db import DatabaseError, connections
+from django.db import DatabaseError, connections, transaction
 from django.utils.connection import ConnectionDoesNotExist
 
 # Longer than PgBouncer's query_wait_timeout (30 s): a client kept waiting for a server
@@ -146,3 +146,17 @@ def one_row(alias: str, sql: str, params: list[Any] | None = None) -> tuple:
     with connections[alias].cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.fetchone()
+
+
+def hold_a_transaction(
+    alias: str, after: threading.Event, holding: threading.Event, until: threading.Event
+) -> int:
+    """The other client's part in a transaction-mode pitfall: once `after` is set, take a
+    server connection in a transaction of its own (so the first client's next statement
+    has to go to another one), say so with `holding`, and keep it until `until`."""
+    wait(after, "the first client's first step")
+    with request(), transaction.atomic(using=alias):
+        pid = backend_pid(alias)
+        holding.set()
+        wait(until, "the first client's last step")
+    return pid

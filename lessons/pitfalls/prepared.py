@@ -17,14 +17,12 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from django.db import transaction
-
 from .cycle import (
     DATABASE_ERRORS,
     Seen,
-    backend_pid,
     database_error,
     describe,
+    hold_a_transaction,
     one_row,
     request,
     together,
@@ -66,12 +64,7 @@ def play(path: Path, fix: bool) -> Seen:
             finished.set()
 
     def holder() -> int:
-        wait(first_done, "the first execution")
-        with request(), transaction.atomic(using=path.other):
-            pid = backend_pid(path.other)
-            holding.set()
-            wait(finished, "the second execution")
-        return pid
+        return hold_a_transaction(path.other, first_done, holding, finished)
 
     seen = together(a=runner, b=holder)
     first, second, failure = seen["a"]

@@ -76,16 +76,7 @@ def _group_of(user: str | None) -> int | None:
 
 def stop(proc: subprocess.Popen | None, sig: int = signal.SIGTERM, timeout: float = 10) -> None:
     """Ask a child to stop, and kill it if it does not within `timeout`."""
-    if proc is None or proc.poll() is not None:
-        return
-    try:
-        proc.send_signal(sig)
-        proc.wait(timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(5)
-    except ProcessLookupError:
-        pass
+    stop_together([(proc, sig)], timeout)
 
 
 def stop_together(procs: list[tuple[subprocess.Popen | None, int]], timeout: float = 10) -> None:
@@ -99,7 +90,8 @@ def stop_together(procs: list[tuple[subprocess.Popen | None, int]], timeout: flo
         try:
             proc.wait(max(0.0, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
-            proc.kill()
+            with contextlib.suppress(ProcessLookupError):
+                proc.kill()
             proc.wait(5)
 
 

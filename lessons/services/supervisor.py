@@ -102,11 +102,11 @@ class Supervised:
         return restarted
 
     def stop(self) -> bool:
-        """Stop every child, newest first; say whether anything was running."""
+        """Stop every child, then the database; say whether anything was running."""
         was_running = bool(self.children or self.embedded)
         with self._watching:  # a watch() meanwhile would start them again
             # All at once: one slow child costs its own grace time, not everyone's after it.
-            stop_together([(c.proc, c.stop_signal) for c in reversed(self.children.values())])
+            stop_together([(c.proc, c.stop_signal) for c in self.children.values()])
             self.children.clear()
         if self.embedded is not None and self.owns_database:
             self.embedded.stop()
