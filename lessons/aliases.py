@@ -15,21 +15,20 @@ import contextlib
 import functools
 import hashlib
 import json
+import logging
 import threading
 import time
 import weakref
 from collections import OrderedDict
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from django.db import connections
-from django.db.backends.signals import connection_created
-from django.utils.connection import ConnectionDoesNotExist
 
 from . import budget, lab
 from .boundary import Conflict
 from .strategies import Params, Strategy
+
+log = logging.getLogger(__name__)
 
 
 def _idle_seconds() -> float:
@@ -84,27 +83,45 @@ _detached = 0
 _touched = threading.local()
 
 
-@contextmanager
-def checkout(choice: Choice) -> Iterator[str]:
-    """Yield the alias name for this choice, keeping it from eviction meanwhile."""
-    closing: list[LiveAlias] = []
-    try:
-        with _lock:
-            alias = _live.get(choice.key) or _add(choice, closing)
-            alias.in_use += 1
-            alias.last_used = time.monotonic()
-            _live.move_to_end(choice.key)
-    finally:
-        # Closing can wait on pool workers: never while holding the lock.
-        for evicted in closing:
-            _close_connections(evicted)
-    try:
-        yield alias.name
-    finally:
+class checkout:
+    """`with checkout(choice) as name:` the alias for this choice, kept from eviction
+    meanwhile; `.wrapper` is this thread's DatabaseWrapper of it.
+
+    A class, not a generator: it runs for every probe, and the probe is the demo servers'
+    whole job.
+    """
+
+    __slots__ = ("_choice", "alias", "wrapper")
+
+    def __init__(self, choice: Choice) -> None:
+        self._choice = choice
+
+    def __enter__(self) -> str:
+        closing: list[LiveAlias] = []
+        try:
+            with _lock:
+                alias = _live.get(self._choice.key) or _add(self._choice, closing)
+                alias.in_use += 1
+                alias.last_used = time.monotonic()
+                _live.move_to_end(self._choice.key)
+        finally:
+            # Closing can wait on pool workers: never while holding the lock.
+            for evicted in closing:
+                _close_connections(evicted)
+        self.alias = alias
+        self.wrapper = wrapper = connections[alias.name]
+        # Every wrapper of an alias, in any thread, is remembered once, so that closing the
+        # alias can close thread-local persistent connections too.
+        if wrapper.__dict__.get("_lab_alias") is not alias:
+            wrapper._lab_alias = alias
+            alias.wrappers.add(wrapper)
+        return alias.name
+
+    def __exit__(self, *exc_info) -> None:
+        alias = self.alias
         # What request_finished would do, but now, in this thread: return a pooled
         # connection, close a no-pool one. Only then may another thread evict the alias.
-        with contextlib.suppress(ConnectionDoesNotExist):  # closed meanwhile by close_all()
-            connections[alias.name].close_if_unusable_or_obsolete()
+        self.wrapper.close_if_unusable_or_obsolete()
         _forget_closed(alias.name)
         with _lock:
             alias.in_use -= 1
@@ -205,7 +222,11 @@ def _sweep_forever() -> None:
 
 
 def _close_connections(alias: LiveAlias) -> None:
-    alias.choice.strategy.pool.close(alias.name, list(alias.wrappers))
+    # Never let one alias's failure to close stop the sweeper or a request: log it.
+    try:
+        alias.choice.strategy.pool.close(alias.name, list(alias.wrappers))
+    except Exception:
+        log.exception("closing the connections of %s failed", alias.name)
 
 
 def close_all(owner: str | None = None) -> int:
@@ -230,15 +251,3 @@ def wrapper_of(alias_name: str):
     """Any wrapper made for this alias (to read its pool's statistics), or None."""
     alias = _by_name.get(alias_name)
     return next(iter(list(alias.wrappers)), None) if alias else None
-
-
-def _track(sender, connection, **kwargs) -> None:
-    # Every connect of every alias (a pool's too, at each checkout): no lock. A dict read
-    # and a set add are each atomic, and a wrapper added to an alias being detached is
-    # closed with it or collected.
-    alias = _by_name.get(connection.alias)
-    if alias is not None:
-        alias.wrappers.add(connection)
-
-
-connection_created.connect(_track)

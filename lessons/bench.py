@@ -18,10 +18,29 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import monitor, strategies
-from .loadgen import fetch_json
+from .loadgen import each_worker, fetch_json
 
-# wrk prints this line at the end of a run: requests, errors, microseconds, p50, p95.
-WRK_REPORT = """
+# Every this many requests of a wrk thread, one asks the server to close its connection,
+# and wrk opens a new one. A kept-alive connection stays with the worker process that
+# accepted it, and wrk opens them all at once: one worker could hold all of them, and a
+# round would measure where the kernel put them (one busy worker of two: half the req/s),
+# not the strategy. Re-opened connections go to whichever worker is free to accept.
+WRK_REOPEN_EVERY = 100
+
+# wrk re-opens connections as above, and prints this line at the end of a run: requests,
+# errors, microseconds, p50, p95.
+WRK_REPORT = f"""
+local sent = 0
+local again, last
+init = function(args)
+  again = wrk.format(nil, nil)
+  last = wrk.format(nil, nil, {{["Connection"] = "close"}})
+end
+request = function()
+  sent = sent + 1
+  if sent % {WRK_REOPEN_EVERY} == 0 then return last end
+  return again
+end
 done = function(summary, latency, requests)
   local e = summary.errors
   io.write(string.format("RESULT %d %d %d %.3f %.3f\\n", summary.requests,
@@ -38,6 +57,8 @@ class Target:
     application_name: str
     # Another server than the lab's demo server (the bare app).
     base: str = ""
+    # Whose connections these are on the demo server (a learner's tag, or the bench's own).
+    owner: str = ""
     rates: list[float] = field(default_factory=list)
     p50s: list[float] = field(default_factory=list)
     p95s: list[float] = field(default_factory=list)
@@ -48,13 +69,30 @@ class Target:
         self.rates, self.p50s, self.p95s, self.errors, self.peak = [], [], [], 0, 0
 
 
-def targets() -> list[Target]:
-    found = [
-        Target(s.slug, f"/probe/{s.slug}/", s.application_name)
+def targets(owner: str) -> list[Target]:
+    """Every available strategy, on connections of `owner`'s (hex digits) alone."""
+    return [
+        Target(s.slug, f"/probe/{s.slug}/?owner={owner}", s.application_name_for(owner),
+               owner=owner)
         for s in strategies.STRATEGIES.values()
         if s.unavailable() is None
-    ]
-    return found
+    ]  # fmt: skip
+
+
+def release(base: str, owner: str, workers: int) -> None:
+    """Close `owner`'s connections in every demo worker: the strategy measured next then
+    runs alone, as it would in an application configured with it. Otherwise each request
+    also pays for the other strategies' aliases (Django looks at every configured alias at
+    the start and end of a request) and the persistent ones' open connections."""
+    each_worker(f"{base}/release/?owner={owner}", workers, method="POST")
+
+
+# Uncounted requests before each round of a lab target, in units of the concurrency.
+WARM_UP = 2
+
+
+def warm_up(base: str, path: str, requests: int, concurrency: int) -> None:
+    fetch_json(base, [path] * requests, concurrency, deadline_s=20, on_result=lambda i, r: None)
 
 
 def wrk_available() -> bool:
@@ -142,9 +180,16 @@ def run_round(
     concurrency: int,
     use_wrk: bool,
     timed: bool = False,
+    workers: int = 0,
 ) -> None:
     """One round against one target. wrk runs for `seconds`; the Python client sends
-    `requests`, or with `timed` stops after `seconds` too (at most `requests`)."""
+    `requests`, or with `timed` stops after `seconds` too (at most `requests`).
+
+    A lab target's round starts from its strategy alone: the owner's connections in the
+    `workers` demo processes closed, then opened again by uncounted requests."""
+    if target.owner and workers:
+        release(base, target.owner, workers)
+        warm_up(base, target.path, WARM_UP * concurrency, concurrency)
     base = target.base or base
     with monitor.PeakSampler(target.application_name, interval=0.05) as peak:
         if use_wrk:

@@ -6,8 +6,11 @@ to know psycopg_pool or SQLAlchemy themselves.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable
 from typing import Any
+
+from django.core.exceptions import ImproperlyConfigured
 
 
 class Pool:
@@ -42,7 +45,10 @@ class PsycopgPool(Pool):
 
     def close(self, alias: str, wrappers: Iterable) -> None:
         for wrapper in wrappers:
-            wrapper.close_pool()  # Django's public API; the pool is shared by the wrappers
+            # A configuration Django refused (a pool with CONN_MAX_AGE) never had a pool:
+            # asking for it raises the same ImproperlyConfigured again.
+            with contextlib.suppress(ImproperlyConfigured):
+                wrapper.close_pool()  # Django's public API; the pool is shared by the wrappers
             return
 
 

@@ -17,10 +17,8 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl
 
-from django.db import connections
-
 from . import aliases, budget, errors, lab, strategies
-from .backends import Acquired
+from .backends import NOTHING_YET
 from .params import BadInput, Param
 
 HOLD = Param("hold_ms", "int", 0, 0, 2000, "Milliseconds each request keeps its connection busy.")
@@ -118,8 +116,8 @@ def _went(key: str) -> None:
     _gone.append((key, time.time()))
 
 
-def measure(alias: str, choice: aliases.Choice, hold_ms: int, work_ms: int) -> dict[str, Any]:
-    """Run the probe on `alias`; errors come back as a result, not an exception."""
+def measure(conn, choice: aliases.Choice, hold_ms: int, work_ms: int) -> dict[str, Any]:
+    """Run the probe on `conn` (a DatabaseWrapper); errors come back as a result."""
     result: dict[str, Any] = {
         "strategy": choice.strategy.slug,
         "backend_pid": None,
@@ -132,10 +130,9 @@ def measure(alias: str, choice: aliases.Choice, hold_ms: int, work_ms: int) -> d
         "check_ms": 0.0,
         "query_ms": None,
         "at": datetime.now(UTC).isoformat(),
+        "asked_at": time.time(),
     }
-    conn = connections[alias]
-    conn.acquired = Acquired()
-    result["asked_at"] = time.time()
+    conn.acquired = NOTHING_YET
     start = time.perf_counter()
     had_connection = conn.connection is not None
     try:
@@ -144,15 +141,14 @@ def measure(alias: str, choice: aliases.Choice, hold_ms: int, work_ms: int) -> d
         conn.close_if_health_check_failed()
         checked = time.perf_counter()
         conn.ensure_connection()
-        acquired = conn.acquired
         ready = time.perf_counter()
-        result.update(
-            check_ms=_ms(checked - start) if had_connection else 0.0,
-            wait_ms=_ms(acquired.wait_s),
-            connect_ms=_ms(acquired.connect_s),
-            opened=acquired.opened,
-            acquired_at=result["asked_at"] + (ready - start),
-        )
+        acquired = conn.acquired
+        if had_connection:
+            result["check_ms"] = _ms(checked - start)
+        result["wait_ms"] = _ms(acquired.wait_s)
+        result["connect_ms"] = _ms(acquired.connect_s)
+        result["opened"] = acquired.opened
+        result["acquired_at"] = result["asked_at"] + (ready - start)
         raw = _driver(conn.connection)
         with conn.cursor() as cursor:
             pid, backend_start, new = _query(cursor, raw, choice, hold_ms)
@@ -164,19 +160,17 @@ def measure(alias: str, choice: aliases.Choice, hold_ms: int, work_ms: int) -> d
         return result
     if work_ms:
         time.sleep(work_ms / 1000)  # other work; Django still holds the connection
-    result.update(
-        backend_pid=pid,
-        backend_start=backend_start,
-        new_backend=new,
-        raw=raw,
-    )
+    result["backend_pid"] = pid
+    result["backend_start"] = backend_start
+    result["new_backend"] = new
+    result["raw"] = raw
     return result
 
 
 def probe(choice: aliases.Choice, hold_ms: int, work_ms: int = 0) -> dict[str, Any]:
     """Check out the choice's alias, measure, release; say whether the release closed it."""
-    with aliases.checkout(choice) as alias:
-        result = measure(alias, choice, hold_ms, work_ms)
+    with (held := aliases.checkout(choice)):
+        result = measure(held.wrapper, choice, hold_ms, work_ms)
     raw = result.pop("raw", None)
     result["released_at"] = time.time()
     result["closed"] = bool(raw is not None and raw.closed)

@@ -40,8 +40,8 @@ def choice(slug: str, owner: str = "", epoch: str = "", **raw) -> aliases.Choice
 
 def probe_once(slug: str, owner: str = "", epoch: str = "", **raw) -> int:
     picked = choice(slug, owner, epoch, **raw)
-    with aliases.checkout(picked) as alias:
-        result = probe.measure(alias, picked, 0, 0)
+    with (held := aliases.checkout(picked)):
+        result = probe.measure(held.wrapper, picked, 0, 0)
         close_old_connections()  # what request_finished does at the end of a request
     assert "error" not in result, result.get("error")
     return result["backend_pid"]
@@ -111,3 +111,17 @@ def lab_slices(lab) -> dict[str, int]:
     from lessons import lab as lab_config
 
     return lab_config.budget_slices(lab.budget)
+
+
+def test_a_configuration_django_refused_closes_quietly_and_the_others_still_close(registry, lab):
+    refused = choice("native-pool", conn_max_age="60")
+    with (held := aliases.checkout(refused)):
+        result = probe.measure(held.wrapper, refused, 0, 0)
+    assert result["error"]["kind"] == "improperly-configured"
+    pid = probe_once("persistent", conn_max_age="600")
+    assert pid in open_backends(lab)
+    # Closing the refused alias asks Django for a pool it never built (and refuses again);
+    # that must neither raise nor keep the other alias's connection open.
+    aliases.close_all()
+    assert aliases.live() == []
+    assert pid not in open_backends(lab)

@@ -267,3 +267,33 @@ def test_bars_are_proportional_and_carry_their_numbers():
     assert short["width"] == pytest.approx(long["width"] / 4, abs=0.1)
     assert (short["text"], long["text"]) == ("250", "1,000")
     assert chart["label"] == "Requests per second: no-pool 250; native-pool 1,000"
+
+
+def test_a_round_starts_from_its_strategy_alone(lab, demo):
+    """Before each round the bench closes the owner's connections in every demo worker, so
+    that one strategy's round never pays for another's aliases or open connections."""
+    import psycopg
+
+    from lessons import bench
+
+    owner = "be0c4"
+    for _ in range(8):  # persistent connections in the demo workers' threads
+        status, body = demo.get_json(f"/probe/persistent/?owner={owner}&conn_max_age=600")
+        assert status == 200, body
+    dsn = lab.database_url.replace("postgres://", "postgresql://", 1)
+
+    def held() -> int:
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            query = "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s"
+            return conn.execute(query, [f"pooling-lab:persistent:{owner}"]).fetchone()[0]
+
+    assert held() >= 1
+    found = bench.targets(owner)
+    native = next(t for t in found if t.name == "native-pool")
+    bench.run_round(
+        lab.demo_url, native, requests=40, seconds=1, concurrency=4, use_wrk=False, workers=2
+    )
+    # Every worker closed this learner's persistent connections before the round began.
+    assert held() == 0
+    assert native.rates and native.errors == 0
+    assert 1 <= native.peak <= 2 * 4  # the native pool's own connections, nothing else

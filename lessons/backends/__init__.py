@@ -14,12 +14,16 @@ import threading
 from dataclasses import dataclass
 
 
-@dataclass
+@dataclass(frozen=True, slots=True)
 class Acquired:
     wait_s: float = 0.0
     connect_s: float = 0.0
     # This thread opened the physical connection during this connect().
     opened: bool = False
+
+
+# What a probe sets before it asks for a connection: reused as is, nothing to allocate.
+NOTHING_YET = Acquired()
 
 
 class _Opening(threading.local):

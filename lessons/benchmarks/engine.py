@@ -4,8 +4,8 @@ The load comes from `manage.py bench`'s engine (lessons.bench): wrk when it is i
 else the lab's Python client, with the server connections counted by sampling
 pg_stat_activity for the learner's own application_name. Rounds are interleaved (every
 strategy once a round), so a busy moment of the machine lands on all of them. Each round
-starts with a few uncounted requests: a pool the demo server closed to make room for
-another strategy's is open again before the clock starts.
+runs its strategy alone: the learner's other connections on the demo server are closed
+first, then a few uncounted requests open the strategy's again before the clock starts.
 """
 
 from __future__ import annotations
@@ -17,16 +17,15 @@ from typing import Any
 from urllib.parse import urlencode
 
 from .. import bench, lab, strategies
-from ..loadgen import fetch_json
 from ..models import Run
 from ..runs.execute import Progress, RunStopped, demo_server_answers, finish
 from . import figures
 
 log = logging.getLogger(__name__)
 
-# Uncounted requests, in units of the concurrency: before the first round, and each round.
+# Uncounted requests before the first round, in units of the concurrency (each round has
+# its own: lessons.bench.run_round).
 FIRST_WARM_UP = 6
-ROUND_WARM_UP = 2
 # The Python client's most requests a second (a cap; its rounds stop on time).
 PYTHON_CAP_PER_S = 3000
 
@@ -36,13 +35,10 @@ def target(spec: dict[str, Any], owner: str) -> bench.Target:
     strategy = strategies.get(spec["strategy"])
     query = urlencode({"owner": owner, "epoch": spec["epoch"]})
     return bench.Target(
-        strategy.slug, f"/probe/{strategy.slug}/?{query}", strategy.application_name_for(owner)
-    )
-
-
-def warm_up(base: str, found: bench.Target, requests: int, concurrency: int) -> None:
-    fetch_json(
-        base, [found.path] * requests, concurrency, deadline_s=20, on_result=lambda i, r: None
+        strategy.slug,
+        f"/probe/{strategy.slug}/?{query}",
+        strategy.application_name_for(owner),
+        owner=owner,
     )
 
 
@@ -58,7 +54,6 @@ def measure_round(
     errors = found.errors
     step: dict[str, Any] = {"strategy": found.name, "round": number}
     try:
-        warm_up(base, found, ROUND_WARM_UP * concurrency, concurrency)
         bench.run_round(
             base,
             found,
@@ -67,6 +62,7 @@ def measure_round(
             concurrency=concurrency,
             use_wrk=use_wrk,
             timed=True,
+            workers=lab.wsgi_workers(),
         )
     except (OSError, subprocess.SubprocessError, StopIteration, ValueError) as exc:
         log.warning("benchmark round of %s failed", found.name, exc_info=True)
@@ -97,7 +93,8 @@ def execute(run: Run) -> None:
     with Progress(run) as progress:
         for each in found:
             if not progress.cancel.is_set():
-                warm_up(base, each, FIRST_WARM_UP * spec["concurrency"], spec["concurrency"])
+                concurrency = spec["concurrency"]
+                bench.warm_up(base, each.path, FIRST_WARM_UP * concurrency, concurrency)
         index = 0
         for number in range(1, spec["rounds"] + 1):
             for each in found:

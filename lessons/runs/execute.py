@@ -21,7 +21,7 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from .. import faults, lab, strategies
-from ..loadgen import fetch_json
+from ..loadgen import each_worker, fetch_json
 from ..models import Run
 from . import queue
 from .summary import summarise
@@ -125,15 +125,7 @@ def _after_stats(base: str, run: Run, worker_pids: set[int]) -> tuple[dict, dict
     url = f"{base}/probe/{run.strategy}/stats?{probe_query(run)}"
     pools: dict[str, Any] = {}
     gone: dict[str, float] = {}
-    answered: set[int] = set()
-    for _ in range(4 * max(1, len(worker_pids))):
-        if worker_pids <= answered:
-            break
-        try:
-            answer = _get_json(url)
-        except OSError:
-            break
-        answered.add(answer["worker_pid"])
+    for answer in each_worker(url, len(worker_pids)):
         gone.update(answer.get("gone") or {})
         if answer.get("pool"):
             pools[str(answer["worker_pid"])] = answer["pool"]
@@ -144,7 +136,7 @@ def _after_asgi(base: str, run: Run) -> None:
     """The lab must not leave a learner's pile-up holding the budget: close it now."""
     strategy = strategies.get(run.strategy)
     try:
-        _get_json(f"{base}/probe/release/?owner={run.learner.tag}", method="POST")
+        _get_json(f"{base}/release/?owner={run.learner.tag}", method="POST")
     except OSError:
         log.warning("run %s: the ASGI demo server did not release its aliases", run.pk)
     faults.terminate(strategy, run.learner.tag)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import secrets
 import urllib.request
 from contextlib import ExitStack
 
@@ -65,16 +66,20 @@ class Command(BaseCommand):
                 "client load)"
             )
         )
+        workers, threads = lab["wsgi"]["workers"], lab["wsgi"]["threads"]
+        # The benchmark's own connections on the demo server, apart from any learner's.
+        owner = secrets.token_hex(4)
+        load["workers"] = workers
         with ExitStack() as stack:
-            found = bench.targets()
+            stack.callback(bench.release, base, owner, workers)
+            found = bench.targets(owner)
             if not options["no_bare"]:
-                workers, threads = lab["wsgi"]["workers"], lab["wsgi"]["threads"]
                 found += bare.targets(stack.enter_context(bare.served(workers, threads)))
             rows = self._measure(base, found, load, options["rounds"])
         self._print(rows, options["json"])
 
     def _measure(self, base: str, found: list, load: dict, rounds: int) -> list[dict]:
-        for target in found:  # warm-up: pools open, imports done; not counted
+        for target in found:  # warm-up: imports done, caches filled; not counted
             bench.run_round(base, target, **{**load, "requests": 50, "seconds": 1})
             target.reset()
         for _ in range(rounds):
