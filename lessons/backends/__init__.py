@@ -14,7 +14,7 @@ import threading
 from dataclasses import dataclass
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: a frozen dataclass is slower to make, once per connect
 class Acquired:
     wait_s: float = 0.0
     connect_s: float = 0.0
