@@ -109,7 +109,11 @@ class checkout:
             for evicted in closing:
                 _close_connections(evicted)
         self.alias = alias
-        self.wrapper = wrapper = connections[alias.name]
+        try:
+            self.wrapper = wrapper = connections[alias.name]
+        except Exception:
+            _release(alias)  # never left in use: it could not be evicted again
+            raise
         # Every wrapper of an alias, in any thread, is remembered once, so that closing the
         # alias can close thread-local persistent connections too.
         if wrapper.__dict__.get("_lab_alias") is not alias:
@@ -119,13 +123,19 @@ class checkout:
 
     def __exit__(self, *exc_info) -> None:
         alias = self.alias
-        # What request_finished would do, but now, in this thread: return a pooled
-        # connection, close a no-pool one. Only then may another thread evict the alias.
-        self.wrapper.close_if_unusable_or_obsolete()
-        _forget_closed(alias.name)
-        with _lock:
-            alias.in_use -= 1
-            alias.last_used = time.monotonic()
+        try:
+            # What request_finished would do, but now, in this thread: return a pooled
+            # connection, close a no-pool one. Only then may another thread evict it.
+            self.wrapper.close_if_unusable_or_obsolete()
+            _forget_closed(alias.name)
+        finally:
+            _release(alias)
+
+
+def _release(alias: LiveAlias) -> None:
+    with _lock:
+        alias.in_use -= 1
+        alias.last_used = time.monotonic()
 
 
 def _forget_closed(current: str) -> None:

@@ -189,6 +189,9 @@ def run_round(
     `workers` demo processes closed, then opened again by uncounted requests."""
     if target.owner and workers:
         release(base, target.owner, workers)
+        # Kept-alive warm-up connections may all land on one worker: first open the
+        # strategy in each worker, so that none does it inside the timed round.
+        each_worker(base + target.path, workers)
         warm_up(base, target.path, WARM_UP * concurrency, concurrency)
     base = target.base or base
     with monitor.PeakSampler(target.application_name, interval=0.05) as peak:

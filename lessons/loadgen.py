@@ -117,8 +117,15 @@ def fetch_json(
             conn.close()
 
 
-def each_worker(url: str, workers: int, method: str = "GET", timeout: float = 10) -> list[Result]:
-    """`url`'s answer from each of the demo server's `workers` processes.
+def each_worker(
+    url: str,
+    workers: int,
+    method: str = "GET",
+    timeout: float = 10,
+    wanted: set[int] | None = None,
+) -> list[Result]:
+    """`url`'s answer from each of the demo server's `workers` processes, or at least from
+    each worker whose pid is in `wanted` (the ones that served a run).
 
     A new connection goes to whichever worker accepts it first, so ask until every worker
     has answered (by its worker_pid), at most 10 times per worker (here the same worker
@@ -128,7 +135,8 @@ def each_worker(url: str, workers: int, method: str = "GET", timeout: float = 10
     answers: dict[int, Result] = {}
     data = b"" if method == "POST" else None
     for _ in range(10 * max(1, workers)):
-        if len(answers) >= workers:
+        heard = answers.keys()
+        if (wanted is None and len(heard) >= workers) or (wanted is not None and wanted <= heard):
             break
         try:
             request = urllib.request.Request(url, method=method, data=data)

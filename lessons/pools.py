@@ -37,7 +37,10 @@ class PsycopgPool(Pool):
     kind = "psycopg_pool"
 
     def stats(self, wrapper) -> dict[str, Any] | None:
-        pool = wrapper.pool
+        try:
+            pool = wrapper.pool
+        except ImproperlyConfigured:
+            return None  # a configuration Django refused: it never had a pool
         if pool is None:
             return None
         # Keys whose value is 0 may be missing (FACTS): the caller reads with defaults.

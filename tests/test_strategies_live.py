@@ -273,3 +273,26 @@ def test_terminate_never_touches_the_sites_or_another_learners_connections(site,
         ]
         == 0
     )
+
+
+def test_a_refused_configuration_has_no_pool_statistics_rather_than_an_error(demo):
+    # Each new connection goes to either worker: after a few tries both have a wrapper
+    # for the refused configuration, and its statistics must still answer.
+    for _ in range(12):
+        status, body = demo.get_json("/probe/native-pool/?conn_max_age=60")
+        assert status == 409 and body["error"]["kind"] == "improperly-configured"
+        status, body = demo.get_json("/probe/native-pool/stats?conn_max_age=60")
+        assert status == 200, body
+        assert body["pool"] is None
+
+
+def test_each_worker_asks_until_the_workers_it_wants_have_answered(lab):
+    from lessons.loadgen import each_worker
+
+    url = lab.demo_url + "/healthz"
+    both = {answer["worker_pid"] for answer in each_worker(url, 2)}
+    assert len(both) == 2
+    # The run's stats must come from the worker that served it, whichever answers first.
+    for pid in both:
+        for _ in range(3):
+            assert pid in {answer["worker_pid"] for answer in each_worker(url, 1, wanted={pid})}

@@ -125,7 +125,7 @@ def _after_stats(base: str, run: Run, worker_pids: set[int]) -> tuple[dict, dict
     url = f"{base}/probe/{run.strategy}/stats?{probe_query(run)}"
     pools: dict[str, Any] = {}
     gone: dict[str, float] = {}
-    for answer in each_worker(url, len(worker_pids)):
+    for answer in each_worker(url, len(worker_pids), wanted=worker_pids):
         gone.update(answer.get("gone") or {})
         if answer.get("pool"):
             pools[str(answer["worker_pid"])] = answer["pool"]
