@@ -117,6 +117,13 @@ def fetch_json(
             conn.close()
 
 
+def get_json(url: str, method: str = "GET", timeout: float = 10) -> Any:
+    """One request on a connection of its own (so a new worker may take it), as JSON."""
+    request = urllib.request.Request(url, method=method, data=b"" if method == "POST" else None)
+    with urllib.request.urlopen(request, timeout=timeout) as response:
+        return json.load(response)
+
+
 def each_worker(
     url: str,
     workers: int,
@@ -133,15 +140,12 @@ def each_worker(
     answering ends the asking: what it said so far is returned.
     """
     answers: dict[int, Result] = {}
-    data = b"" if method == "POST" else None
     for _ in range(10 * max(1, workers)):
         heard = answers.keys()
         if (wanted is None and len(heard) >= workers) or (wanted is not None and wanted <= heard):
             break
         try:
-            request = urllib.request.Request(url, method=method, data=data)
-            with urllib.request.urlopen(request, timeout=timeout) as response:
-                answer = json.load(response)
+            answer = get_json(url, method, timeout)
         except (OSError, ValueError):
             break
         answers.setdefault(answer["worker_pid"], answer)

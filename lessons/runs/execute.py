@@ -7,11 +7,9 @@ writes that meet a restarting PostgreSQL are retried, never fatal.
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
-import urllib.request
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
@@ -21,7 +19,7 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from .. import faults, lab, strategies
-from ..loadgen import each_worker, fetch_json
+from ..loadgen import each_worker, fetch_json, get_json
 from ..models import Run
 from . import queue
 from .summary import summarise
@@ -101,18 +99,12 @@ def probe_query(run: Run, extra: dict[str, Any] | None = None) -> str:
     return urlencode({**query, **(extra or {})})
 
 
-def _get_json(url: str, method: str = "GET") -> Any:
-    request = urllib.request.Request(url, method=method, data=b"" if method == "POST" else None)
-    with urllib.request.urlopen(request, timeout=10) as response:
-        return json.load(response)
-
-
 def demo_server_answers(base: str, timeout: float = 20) -> bool:
     """The demo server may still be booting right after the lab starts; give it a moment."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            _get_json(f"{base}/healthz")
+            get_json(f"{base}/healthz")
             return True
         except OSError:
             time.sleep(0.2)
@@ -136,7 +128,7 @@ def _after_asgi(base: str, run: Run) -> None:
     """The lab must not leave a learner's pile-up holding the budget: close it now."""
     strategy = strategies.get(run.strategy)
     try:
-        _get_json(f"{base}/release/?owner={run.learner.tag}", method="POST")
+        get_json(f"{base}/release/?owner={run.learner.tag}", method="POST")
     except OSError:
         log.warning("run %s: the ASGI demo server did not release its aliases", run.pk)
     faults.terminate(strategy, run.learner.tag)
