@@ -9,6 +9,7 @@ same interleaved rounds, and stops it.
 from __future__ import annotations
 
 import json
+import statistics
 import sys
 import urllib.request
 from contextlib import contextmanager
@@ -54,19 +55,53 @@ def served(workers: int, threads: int):
 
 def targets(base: str) -> list[Target]:
     return [
-        Target("bare Django, pool", "/pool/", "pooling-lab:bare", base=base),
-        Target("bare Django, no pool", "/nopool/", "pooling-lab:bare", base=base),
+        Target("bare Django, pool", "/pool/", "pooling-lab:bare-pool", base=base),
+        Target("bare Django, no pool", "/nopool/", "pooling-lab:bare-nopool", base=base),
     ]
 
 
+# Each lab target compared, and the bare app's target it is compared with.
+PAIRS = {"native-pool": "bare Django, pool", "no-pool": "bare Django, no pool"}
+
+
+def order(found: list[Target], index: int) -> list[Target]:
+    """Round `index`'s order of the targets. The machine's speed drifts (by a quarter within
+    a minute on the development machine), so the compared targets run side by side, the
+    bare app first in every other round: a drift then lands on both sides alike."""
+    names = {t.name: t for t in found}
+    pool, no_pool = (
+        [names[n] for n in pair] if all(n in names for n in pair) else [] for pair in PAIRS.items()
+    )
+    # native-pool, bare pool, bare no pool, no-pool: each pair side by side, all four close.
+    block = pool + no_pool[::-1]
+    if index % 2:
+        block.reverse()
+    return block + [t for t in found if t not in block]
+
+
 def ratios(rows: list[dict]) -> dict[str, float]:
-    """What the comparison says: the probe against bare Django, and the two ratios."""
-    rate = {row["target"]: row["req_per_s"] for row in rows}
-    lab_ratio = rate["native-pool"] / rate["no-pool"]
-    bare_ratio = rate["bare Django, pool"] / rate["bare Django, no pool"]
+    """What the comparison says, round by round (the two sides of a comparison ran side by
+    side), then the median over the rounds: the probe against bare Django, the two ratios."""
+    rate = {row["target"]: row["rounds"] for row in rows}
+    rounds = list(
+        zip(
+            rate["native-pool"],
+            rate["no-pool"],
+            rate["bare Django, pool"],
+            rate["bare Django, no pool"],
+            strict=True,
+        )
+    )
+    probe = [pool / bare_pool for pool, _, bare_pool, _ in rounds]
+    lab_ratio = [pool / no_pool for pool, no_pool, _, _ in rounds]
+    bare_ratio = [bare_pool / bare_no_pool for _, _, bare_pool, bare_no_pool in rounds]
     return {
-        "probe_vs_bare_pool": rate["native-pool"] / rate["bare Django, pool"],
-        "lab_ratio": lab_ratio,
-        "bare_ratio": bare_ratio,
-        "ratio_vs_bare": lab_ratio / bare_ratio,
+        "rounds": len(rounds),
+        "probe_vs_bare_pool": statistics.median(probe),
+        "probe_vs_bare_pool_range": [min(probe), max(probe)],
+        "lab_ratio": statistics.median(lab_ratio),
+        "bare_ratio": statistics.median(bare_ratio),
+        "ratio_vs_bare": statistics.median(
+            a / b for a, b in zip(lab_ratio, bare_ratio, strict=True)
+        ),
     }

@@ -30,9 +30,13 @@ settings.configure(
     DATABASES={
         "default": {
             **DB,
-            "OPTIONS": {"application_name": "pooling-lab:bare", "pool": {"min_size": 2}},
+            "OPTIONS": {"application_name": "pooling-lab:bare-pool", "pool": {"min_size": 2}},
         },
-        "nopool": {**DB, "CONN_MAX_AGE": 0, "OPTIONS": {"application_name": "pooling-lab:bare"}},
+        "nopool": {
+            **DB,
+            "CONN_MAX_AGE": 0,
+            "OPTIONS": {"application_name": "pooling-lab:bare-nopool"},
+        },
     },
 )
 settings.DATABASES["default"]["OPTIONS"]["pool"]["max_size"] = 4

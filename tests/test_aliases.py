@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import psutil
 import psycopg
 import pytest
@@ -125,3 +127,17 @@ def test_a_configuration_django_refused_closes_quietly_and_the_others_still_clos
     aliases.close_all()
     assert aliases.live() == []
     assert pid not in open_backends(lab)
+
+
+def test_a_probe_answers_exactly_its_result_as_json(registry, lab):
+    """The served answer is written from a template, not the encoder: it must say the same."""
+    picked = choice("native-pool")
+    served = probe.probe(picked, 0)
+    assert "error" not in served, served.get("error")
+    assert json.loads(probe.answer(served)) == served
+    # Behind PgBouncer a backend's start may be unknown, and a thread may be named anything.
+    odd = {**served, "backend_start": None, "thread": 'a "quoted"\\name\n', "new_backend": True}
+    assert json.loads(probe.answer(odd)) == odd
+    failed = probe.probe(choice("native-pool", conn_max_age="60"), 0)  # Django refuses it
+    assert failed["error"]["kind"] == "improperly-configured"
+    assert json.loads(probe.answer(failed)) == failed

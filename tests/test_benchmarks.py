@@ -297,3 +297,37 @@ def test_a_round_starts_from_its_strategy_alone(lab, demo):
     assert held() == 0
     assert native.rates and native.errors == 0
     assert 1 <= native.peak <= 2 * 4  # the native pool's own connections, nothing else
+
+
+def test_compared_targets_run_side_by_side_each_side_first_in_turn():
+    from lessons import bare
+    from lessons.bench import Target
+
+    names = ["no-pool", "persistent", "native-pool", "dbcp", *bare.PAIRS.values()]
+    found = [Target(name, "/", "app") for name in names]
+    first, second = ([t.name for t in bare.order(found, i)] for i in (0, 1))
+    assert first == [
+        "native-pool", "bare Django, pool", "bare Django, no pool", "no-pool", "persistent", "dbcp"
+    ]  # fmt: skip
+    assert second[:4] == first[:4][::-1] and second[4:] == first[4:]
+    # Without the bare app, the order is the registry's.
+    assert [t.name for t in bare.order(found[:4], 1)] == names[:4]
+
+
+def test_the_comparison_is_the_median_of_the_rounds_ratios():
+    from lessons import bare
+
+    rounds = {
+        "native-pool": [900, 1800, 950],
+        "no-pool": [100, 200, 100],
+        "bare Django, pool": [1000, 2000, 1000],
+        "bare Django, no pool": [100, 250, 100],
+    }
+    got = bare.ratios([{"target": name, "rounds": rates} for name, rates in rounds.items()])
+    # A slow round and a fast one: each compared within itself.
+    assert got["rounds"] == 3
+    assert got["probe_vs_bare_pool"] == pytest.approx(0.9)
+    assert got["probe_vs_bare_pool_range"] == pytest.approx([0.9, 0.95])
+    assert got["lab_ratio"] == pytest.approx(9.0)
+    assert got["bare_ratio"] == pytest.approx(10.0)
+    assert got["ratio_vs_bare"] == pytest.approx(0.95)  # 9/10, 9/8, 9.5/10

@@ -82,9 +82,18 @@ def test_bench_command_measures_every_available_strategy_and_the_bare_view(lab, 
     )
     header, table = out.getvalue().split("\n", 1)
     assert f"client: {'Python' if client == 'python' else 'wrk'}" in header
-    rows = {row["target"]: row for row in json.loads(table)}
+    answer = json.loads(table)
+    rows = {row["target"]: row for row in answer["targets"]}
     assert {"no-pool", "persistent", "native-pool", "dbcp"} <= set(rows)
+    assert {"bare Django, pool", "bare Django, no pool"} <= set(rows)
+    # The comparison is made round by round, from the rounds the table shows.
+    compared = answer["comparison"]
+    assert compared["rounds"] == 1
+    pool, bare_pool = rows["native-pool"]["rounds"][0], rows["bare Django, pool"]["rounds"][0]
+    assert compared["probe_vs_bare_pool"] == pytest.approx(pool / bare_pool)
     for row in rows.values():
         assert row["errors"] == 0 and row["req_per_s"] > 0 and row["p95_ms"] >= row["p50_ms"]
-    # The native pool's default max_size is 4 per worker, 2 workers.
+    # The native pool's default max_size is 4 per worker, 2 workers; the bare app's the same,
+    # counted apart from its no-pool view's connections.
     assert rows["native-pool"]["peak_server_connections"] <= 8
+    assert rows["bare Django, pool"]["peak_server_connections"] <= 8

@@ -82,14 +82,16 @@ class Command(BaseCommand):
         for target in found:  # warm-up: imports done, caches filled; not counted
             bench.run_round(base, target, **{**load, "requests": 50, "seconds": 1})
             target.reset()
-        for _ in range(rounds):
-            for target in found:
+        for index in range(rounds):
+            for target in bare.order(found, index):
                 bench.run_round(base, target, **load)
         return bench.report(found)
 
     def _print(self, rows: list[dict], as_json: bool) -> None:
+        names = {r["target"] for r in rows}
+        compared = bare.ratios(rows) if names >= {*bare.PAIRS, *bare.PAIRS.values()} else None
         if as_json:
-            self.stdout.write(json.dumps(rows, indent=2))
+            self.stdout.write(json.dumps({"targets": rows, "comparison": compared}, indent=2))
             return
         self.stdout.write(
             f"{'target':<26}{'req/s':>9}{'p50 ms':>9}{'p95 ms':>9}"
@@ -102,16 +104,17 @@ class Command(BaseCommand):
                 f"{r['errors']:>8}  {r['rounds']}"
             )
         rate = {r["target"]: r["req_per_s"] for r in rows}
-        if {"native-pool", "no-pool"} <= set(rate):
+        for pool, no_pool in [("native-pool", "no-pool"), tuple(bare.PAIRS.values())]:
+            if {pool, no_pool} <= set(rate):
+                self.stdout.write(f"{pool} / {no_pool}: {rate[pool] / rate[no_pool]:.2f}x")
+        if compared:
+            low, high = compared["probe_vs_bare_pool_range"]
             self.stdout.write(
-                f"lab: native-pool / no-pool: {rate['native-pool'] / rate['no-pool']:.2f}x"
-            )
-        if "bare Django, pool" in rate:
-            got = bare.ratios(rows)
-            self.stdout.write(
-                f"bare Django: pool / no pool: {got['bare_ratio']:.2f}x\n"
-                f"native-pool probe / bare Django pool: {got['probe_vs_bare_pool']:.0%}\n"
-                f"lab's ratio / bare Django's ratio: {got['ratio_vs_bare']:.0%}"
+                f"Round by round (each comparison side by side), median of {compared['rounds']}:\n"
+                f"  native-pool probe / bare Django pool: {compared['probe_vs_bare_pool']:.0%}"
+                f" (rounds {low:.0%} to {high:.0%})\n"
+                f"  lab's ratio / bare Django's ratio: {compared['ratio_vs_bare']:.0%}"
+                f" ({compared['lab_ratio']:.2f}x / {compared['bare_ratio']:.2f}x)"
             )
 
     def _check_bounds(self, options: dict) -> None:
