@@ -6,7 +6,9 @@ the test's lab has W x T = 8 worker threads.
 
 from __future__ import annotations
 
+import json
 import time
+import urllib.request
 
 import psycopg
 
@@ -296,3 +298,13 @@ def test_each_worker_asks_until_the_workers_it_wants_have_answered(lab):
     for pid in both:
         for _ in range(3):
             assert pid in {answer["worker_pid"] for answer in each_worker(url, 1, wanted={pid})}
+
+
+def test_a_probe_answer_is_sent_whole_with_its_length(lab):
+    """Not chunked: gunicorn needs one send fewer on the socket for every probe."""
+    url = f"{lab.demo_url}/probe/native-pool/"
+    with urllib.request.urlopen(url, timeout=10) as response:
+        body = response.read()
+        assert response.headers["Transfer-Encoding"] is None
+        assert int(response.headers["Content-Length"]) == len(body)
+    assert json.loads(body)["backend_pid"] > 0
