@@ -218,9 +218,9 @@ def _failed(
 
 
 # A served probe's answer has one shape, so it is written straight into this template: the
-# general JSON encoder took twice as long (24 against 12 µs a probe in a demo worker,
-# measured in-process), and the probe is the demo servers' whole job. Failed probes and
-# the other views use the encoder. Floats and integers print as JSON numbers with repr().
+# general JSON encoder, deciding each value's type in turn, took about twice as long in a
+# demo worker, and the probe is the demo servers' whole job. Failed probes use the encoder.
+# Floats and integers print as JSON numbers with str(); strings go through the encoder.
 _SERVED = (
     '{{"strategy":{},"backend_pid":{},"backend_start":{},"worker_pid":{},"thread":{},'
     '"new_backend":{},"wait_ms":{},"connect_ms":{},"check_ms":{},"query_ms":{},"at":"{}",'
