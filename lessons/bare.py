@@ -14,6 +14,7 @@ import sys
 import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
 
@@ -79,19 +80,23 @@ def order(found: list[Target], index: int) -> list[Target]:
     return block + [t for t in found if t not in block]
 
 
-def ratios(rows: list[dict]) -> dict[str, float]:
+def ratios(rows: list[dict]) -> dict[str, Any] | None:
     """What the comparison says, round by round (the two sides of a comparison ran side by
     side), then the median over the rounds: the probe against bare Django, the two ratios."""
     rate = {row["target"]: row["rounds"] for row in rows}
-    rounds = list(
-        zip(
+    rounds = [
+        figures
+        for figures in zip(
             rate["native-pool"],
             rate["no-pool"],
             rate["bare Django, pool"],
             rate["bare Django, no pool"],
             strict=True,
         )
-    )
+        if all(figures)  # a round that served nothing compares nothing
+    ]
+    if not rounds:
+        return None
     probe = [pool / bare_pool for pool, _, bare_pool, _ in rounds]
     lab_ratio = [pool / no_pool for pool, no_pool, _, _ in rounds]
     bare_ratio = [bare_pool / bare_no_pool for _, _, bare_pool, bare_no_pool in rounds]

@@ -95,7 +95,7 @@ _second: tuple[int, str] = (0, "")
 
 
 def _iso(at: float) -> str:
-    """`at` (seconds since the epoch) as datetime.isoformat() writes it in UTC."""
+    """`at` (seconds since the epoch) in ISO 8601, in UTC, always to the microsecond."""
     global _second
     whole = int(at)
     second, text = _second

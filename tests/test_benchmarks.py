@@ -331,3 +331,11 @@ def test_the_comparison_is_the_median_of_the_rounds_ratios():
     assert got["lab_ratio"] == pytest.approx(9.0)
     assert got["bare_ratio"] == pytest.approx(10.0)
     assert got["ratio_vs_bare"] == pytest.approx(0.95)  # 9/10, 9/8, 9.5/10
+    # A round that served nothing is left out, and with no round left there is no comparison.
+    rounds = {name: [0, *rates] for name, rates in rounds.items()}
+    again = bare.ratios([{"target": name, "rounds": rates} for name, rates in rounds.items()])
+    assert again == got
+    nothing = {name: [0] for name in rounds}
+    assert (
+        bare.ratios([{"target": name, "rounds": rates} for name, rates in nothing.items()]) is None
+    )
